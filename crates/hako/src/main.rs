@@ -1,0 +1,274 @@
+//! `hako`: the command line, shaped like runc's so engines can call it in runc's place. All
+//! the work is in `libhako`; this file only parses arguments and reports errors.
+use clap::{Args, Parser, Subcommand};
+use libhako::container::{self, CreateOpts};
+use libhako::logging::{self, Format};
+use libhako::state::Root;
+use libhako::{signals, Error};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("HAKO_COMMIT"),
+    "\nspec: 1.3.0"
+);
+
+#[derive(Parser)]
+#[command(name = "hako", version = VERSION, about = "hako: an OCI container runtime (runtime-spec v1.3) with runc's command line")]
+struct Cli {
+    /// Directory for container state (created 0700)
+    #[arg(long, global = true, default_value = "/run/hako")]
+    root: PathBuf,
+    /// Write log lines to this file instead of stderr
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log line format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Log debug lines (with a timing per setup step)
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd for cgroups (not supported: hako manages cgroupfs directly)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Accepted for runc compatibility (checkpointing is not supported)
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    /// Accepted for runc compatibility (before the subcommand)
+    #[arg(long = "rootless", hide = true)]
+    global_rootless: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct CreateArgs {
+    /// Path to the bundle directory (holding config.json)
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// Write the init's host pid to this file
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is true
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Do not use pivot_root (for a rootfs on ramfs): move the rootfs over / and chroot
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N extra fds (3 .. 3+N-1) to the container process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: i32,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a container: set everything up, the user program waits for `start`
+    Create {
+        #[command(flatten)]
+        c: CreateArgs,
+        id: String,
+    },
+    /// Run the user program of a created container
+    Start { id: String },
+    /// Print the state of a container as JSON
+    State { id: String },
+    /// Send a signal (default SIGTERM) to the container's init
+    Kill {
+        /// Signal every process in the container's cgroup
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container and everything create made
+    Delete {
+        /// Kill the container first if it is running
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container; in the foreground, wait and exit with its status
+    Run {
+        #[command(flatten)]
+        c: CreateArgs,
+        /// Return once started instead of waiting
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep the container (do not delete it) after it exits
+        #[arg(long)]
+        keep: bool,
+        /// Do not become a subreaper
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
+        id: String,
+    },
+    /// List containers
+    List {
+        /// Print only the ids
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Output format: table or json
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// Write a default config.json into the bundle directory
+    Spec {
+        /// Bundle directory
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// A spec for a rootless container
+        #[arg(long)]
+        rootless: bool,
+    },
+}
+
+fn create_opts(c: &CreateArgs) -> CreateOpts {
+    CreateOpts {
+        bundle: c.bundle.clone(),
+        pid_file: c.pid_file.clone(),
+        console_socket: c.console_socket.clone(),
+        no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
+        preserve_fds: c.preserve_fds,
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, Error> {
+    if cli.systemd_cgroup {
+        return Err(Error::invalid("--systemd-cgroup: the systemd cgroup driver is not supported; hako manages cgroupfs directly"));
+    }
+    let needs_root_dir = matches!(cli.cmd, Cmd::Create { .. } | Cmd::Run { .. });
+    let root = Root::open(&cli.root, needs_root_dir)?;
+    match cli.cmd {
+        Cmd::Create { c, id } => {
+            container::create(&root, &id, &create_opts(&c))?;
+            Ok(0)
+        }
+        Cmd::Start { id } => container::start(&root, &id).map(|_| 0),
+        Cmd::State { id } => {
+            let s = container::state(&root, &id)?;
+            println!("{s}");
+            Ok(0)
+        }
+        Cmd::Kill { all, id, signal } => {
+            let sig = signals::parse_signal(&signal)?;
+            container::kill(&root, &id, sig, all).map(|_| 0)
+        }
+        Cmd::Delete { force, id } => container::delete(&root, &id, force).map(|_| 0),
+        Cmd::Run {
+            c,
+            detach,
+            keep,
+            no_subreaper,
+            id,
+        } => {
+            if !detach && !no_subreaper {
+                // The init may be forked by an intermediate process: it must come back to us.
+                // SAFETY: prctl with integer arguments.
+                unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+            }
+            let created = container::create(&root, &id, &create_opts(&c))?;
+            if let Err(e) = container::start(&root, &id) {
+                let _ = container::delete(&root, &id, true);
+                return Err(e);
+            }
+            if detach {
+                return Ok(0);
+            }
+            let code = container::wait_forwarding(&created)?;
+            if !keep {
+                container::delete(&root, &id, true)?;
+            }
+            Ok(code)
+        }
+        Cmd::List { quiet, format } => {
+            let entries = container::list(&root)?;
+            let mut out = std::io::stdout().lock();
+            if quiet {
+                for e in &entries {
+                    let _ = writeln!(out, "{}", e.state.id);
+                }
+            } else if format == "json" {
+                let v: Vec<_> = entries.iter().map(|e| e.state.public(e.status)).collect();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<10} {:<10} {:<40} {:<30} OWNER",
+                    "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+                );
+                for e in &entries {
+                    let pid = if e.status == libhako::state::Status::Stopped {
+                        0
+                    } else {
+                        e.state.pid
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{:<12} {:<10} {:<10} {:<40} {:<30} {}",
+                        e.state.id,
+                        pid,
+                        e.status.to_string(),
+                        e.state.bundle.display(),
+                        e.state.created,
+                        if e.state.owner.is_empty() {
+                            "root"
+                        } else {
+                            &e.state.owner
+                        }
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Spec { bundle, rootless } => {
+            libhako::spec_default::write_default_spec(&bundle, rootless)?;
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = if cli.log_format == "json" {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let file = match &cli.log {
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("hako: open log file {}: {e}", p.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    logging::init(file, format, cli.debug);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            logging::log(tracing::Level::ERROR, e.message());
+            if logging::logs_to_file() {
+                eprintln!("hako: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! cgroup v1: one directory per mounted hierarchy (including named ones like name=systemd).
+//! On hybrid hosts the cgroup2 mount beside them (e.g. /sys/fs/cgroup/unified) is left alone
+//! unless a controller the container needs lives only there.
+use super::{mkdir_all, Placement};
+use crate::Result;
+use std::path::{Path, PathBuf};
+
+/// A v1 hierarchy: where it is mounted, the cgroup path of its mount root, and its controllers.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub mountpoint: PathBuf,
+    pub root: PathBuf,
+    pub controllers: Vec<String>,
+}
+
+/// Parse /proc/self/mountinfo for cgroup v1 mounts (one per hierarchy; the first mount wins).
+pub fn hierarchies() -> Vec<Hierarchy> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let post: Vec<&str> = post.split(' ').collect();
+        if post.first() != Some(&"cgroup") {
+            continue;
+        }
+        let pre: Vec<&str> = pre.split(' ').collect();
+        if pre.len() < 5 {
+            continue;
+        }
+        let root = PathBuf::from(unescape(pre[3]));
+        let mountpoint = PathBuf::from(unescape(pre[4]));
+        let controllers: Vec<String> = post
+            .get(2)
+            .map(|o| {
+                o.split(',')
+                    .filter(|x| {
+                        !matches!(*x, "rw" | "ro")
+                            && !x.starts_with("release_agent")
+                            && *x != "clone_children"
+                    })
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if out.iter().any(|h| h.controllers == controllers) {
+            continue;
+        }
+        out.push(Hierarchy {
+            mountpoint,
+            root,
+            controllers,
+        });
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// The runtime's own cgroup in the hierarchy with `controllers` (from /proc/self/cgroup).
+fn own_cgroup(controllers: &[String]) -> PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, list, path) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or("/"));
+        let names: Vec<&str> = list.split(',').collect();
+        if !list.is_empty() && controllers.iter().all(|c| names.contains(&c.as_str())) {
+            return PathBuf::from(path);
+        }
+    }
+    PathBuf::from("/")
+}
+
+/// The directory of cgroup `rel` in hierarchy `h` (relative paths are under our own cgroup).
+pub fn dir_in(h: &Hierarchy, rel: &Path) -> PathBuf {
+    let abs = if rel.is_absolute() {
+        rel.to_path_buf()
+    } else {
+        own_cgroup(&h.controllers).join(rel)
+    };
+    // The mount may expose a sub-tree (its root field); strip it.
+    let inner = abs
+        .strip_prefix(&h.root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| {
+            abs.strip_prefix("/")
+                .map(Path::to_path_buf)
+                .unwrap_or(abs.clone())
+        });
+    h.mountpoint.join(inner)
+}
+
+pub fn prepare(rel: &Path) -> Result<Placement> {
+    let mut p = Placement::default();
+    for h in hierarchies() {
+        let dir = dir_in(&h, rel);
+        let before = p.created.len();
+        let mut res = mkdir_all(&dir, &mut p.created);
+        if res.is_ok() && h.controllers.iter().any(|c| c == "cpuset") {
+            // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit
+            // the parent's, top-down.
+            res = p.created[before..]
+                .iter()
+                .try_for_each(|d| inherit_cpuset(d));
+        }
+        if let Err(e) = res {
+            p.created.reverse();
+            let _ = super::remove(&p.created);
+            return Err(e);
+        }
+        p.paths.push(dir);
+    }
+    p.created.reverse();
+    Ok(p)
+}
+
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    use crate::Context;
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let cur = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        if cur.trim().is_empty() {
+            let v = std::fs::read_to_string(parent.join(f))
+                .with_ctx(|| format!("read {}", parent.join(f).display()))?;
+            std::fs::write(dir.join(f), v.trim())
+                .with_ctx(|| format!("write {}", dir.join(f).display()))?;
+        }
+    }
+    Ok(())
+}

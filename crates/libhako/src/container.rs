@@ -1,0 +1,529 @@
+//! The operations of runtime.md "Operations": create, start, state, kill, delete (and run,
+//! list), on top of the state directory, the init and the cgroups.
+use crate::bundle::{self, Bundle};
+use crate::cgroups::{self, Placement};
+use crate::init::{self, InitArgs};
+use crate::logging::StepTimer;
+use crate::namespaces::{self, Plan};
+use crate::process::{self, Forked};
+use crate::state::{self, ContainerDir, Root, State, Status};
+use crate::sync::{self, Msg};
+use crate::{Context, Error, ErrorKind, Result};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOpts {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// A container created by this process (for `run`, which keeps waiting on it).
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+/// Everything create did on the host, undone in reverse if a later step fails.
+struct Undo {
+    dir: Option<ContainerDir>,
+    placement: Placement,
+    procs: Vec<(i32, OwnedFd)>,
+}
+
+impl Undo {
+    fn run(mut self) {
+        for (pid, fd) in self.procs.drain(..).rev() {
+            process::kill_and_wait(pid, fd.as_raw_fd());
+        }
+        let _ = cgroups::remove(&self.placement.created);
+        if let Some(d) = self.dir.take() {
+            let _ = d.remove();
+        }
+    }
+}
+
+fn hooks_state_json(id: &str, status: &str, pid: i32, b: &Bundle) -> String {
+    let annotations = b.spec.annotations().clone().unwrap_or_default();
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": b.dir,
+        "annotations": annotations,
+    })
+    .to_string()
+}
+
+/// runtime.md "create": everything of config.json but the user program, which waits for start.
+pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
+    let mut t = StepTimer::new("create");
+    crate::id::validate_id(id)?;
+    let b = bundle::load(&opts.bundle)?;
+    t.step("load bundle");
+    if b.spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+        && opts.console_socket.is_none()
+    {
+        return Err(Error::config(
+            "process.terminal",
+            "a terminal was requested but no --console-socket was given (terminals are not supported yet)",
+        ));
+    }
+    if opts.console_socket.is_some() {
+        return Err(Error::invalid(
+            "--console-socket: terminals are not supported yet",
+        ));
+    }
+    let plan = Plan::from_spec(&b.spec)?;
+    let cdir = ContainerDir::create(root, id)?;
+    let mut undo = Undo {
+        dir: Some(cdir),
+        placement: Placement::default(),
+        procs: Vec::new(),
+    };
+    match create_inner(id, opts, &b, &plan, &mut undo, &mut t) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            undo.run();
+            Err(e)
+        }
+    }
+}
+
+fn bind_start_socket(dir: &ContainerDir) -> Result<OwnedFd> {
+    // SAFETY: socket(2).
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Error::sys("socket", nix::errno::Errno::last()));
+    }
+    // SAFETY: fresh fd.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Bind through the directory fd: a long --root would not fit in sun_path.
+    let path = format!(
+        "/proc/self/fd/{}/{}",
+        dir.dir.as_raw_fd(),
+        state::START_SOCKET
+    );
+    let addr = nix::sys::socket::UnixAddr::new(path.as_str()).ctx("start socket address")?;
+    nix::sys::socket::bind(sock.as_raw_fd(), &addr).ctx("bind start socket")?;
+    nix::sys::socket::listen(
+        &sock,
+        nix::sys::socket::Backlog::new(1).unwrap_or(nix::sys::socket::Backlog::MAXCONN),
+    )
+    .ctx("listen on start socket")?;
+    Ok(sock)
+}
+
+fn create_inner(
+    id: &str,
+    opts: &CreateOpts,
+    b: &Bundle,
+    plan: &Plan,
+    undo: &mut Undo,
+    t: &mut StepTimer,
+) -> Result<Created> {
+    let spec = &b.spec;
+    let linux = spec.linux().as_ref();
+    undo.placement = cgroups::prepare(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    t.step("cgroups prepared");
+    let dir = undo
+        .dir
+        .as_ref()
+        .ok_or_else(|| Error::other("internal: no state directory"))?;
+    let listener = bind_start_socket(dir)?;
+    let (pchan, cchan) = sync::pair()?;
+    let cgroup_dir = match &undo.placement.unified {
+        Some(p) => Some(
+            std::fs::File::options()
+                .read(true)
+                .custom_flags_dir()
+                .open(p)
+                .with_ctx(|| format!("open cgroup {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let clone_flags = if plan.two_step() {
+        0
+    } else {
+        plan.new_flags & !libc::CLONE_NEWCGROUP
+    };
+    t.step("prepared");
+    let (cpid, cpidfd) =
+        match process::clone3(clone_flags, cgroup_dir.as_ref().map(|f| f.as_raw_fd()))? {
+            Forked::Child => {
+                drop(pchan);
+                let args = InitArgs {
+                    spec,
+                    rootfs: &b.rootfs,
+                    plan,
+                    placement: &undo.placement,
+                    chan: &cchan,
+                    listener: listener.as_raw_fd(),
+                    no_pivot: opts.no_pivot,
+                    preserve_fds: opts.preserve_fds,
+                    lock_fd: dir.dir.as_raw_fd(),
+                };
+                init::child_main(&args)
+            }
+            Forked::Parent { pid, pidfd } => (pid, pidfd),
+        };
+    drop(cchan);
+    drop(listener);
+    undo.procs.push((cpid, cpidfd));
+    t.step("cloned");
+    if plan.two_step() {
+        pchan.expect(&Msg::Unshared, "the container's init")?;
+    }
+    if plan.creates(LinuxNamespaceType::User) {
+        namespaces::write_id_maps(cpid, spec)?;
+    }
+    if undo.placement.unified.is_none() {
+        cgroups::enter(&undo.placement, cpid)?;
+    }
+    t.step("cgroup placed");
+    pchan.send(&Msg::Go)?;
+    let pid = if plan.two_step() {
+        let pid = match pchan.recv()? {
+            Some(Msg::InitPid(p)) => p,
+            Some(Msg::Error(e)) => return Err(Error::other(e)),
+            other => {
+                return Err(Error::other(format!(
+                    "sync: expected the init's pid, got {other:?}"
+                )))
+            }
+        };
+        let fd = process::pidfd_open(pid)?;
+        undo.procs.push((pid, fd));
+        // Reap the intermediate process.
+        // SAFETY: waitpid on our child.
+        unsafe { libc::waitpid(cpid, std::ptr::null_mut(), 0) };
+        pid
+    } else {
+        cpid
+    };
+    loop {
+        match pchan.recv()? {
+            Some(Msg::ReadyForHooks) => {
+                let st = hooks_state_json(id, "creating", pid, b);
+                if let Some(h) = spec.hooks() {
+                    #[allow(deprecated)]
+                    if let Some(pre) = h.prestart() {
+                        crate::hooks::run_all("prestart", pre, &st)?;
+                    }
+                    if let Some(cr) = h.create_runtime() {
+                        crate::hooks::run_all("createRuntime", cr, &st)?;
+                    }
+                }
+                pchan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::Created) => break,
+            Some(Msg::Error(e)) => return Err(Error::other(e)),
+            Some(m) => {
+                return Err(Error::other(format!(
+                    "sync: unexpected {m:?} from the init"
+                )))
+            }
+            None => return Err(Error::other("the container's init exited during setup")),
+        }
+    }
+    t.step("init set up");
+    let (_, start_time) = state::proc_stat(pid)
+        .ok_or_else(|| Error::other("the container's init exited during setup"))?;
+    let st = State {
+        oci_version: crate::OCI_VERSION.to_string(),
+        id: id.to_string(),
+        pid,
+        start_time,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        started: false,
+        cgroup_paths: undo.placement.paths.clone(),
+        cgroups_created: undo.placement.created.clone(),
+        own_pid_ns: plan.creates(LinuxNamespaceType::Pid),
+        hooks: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| serde_json::to_value(h).ok()),
+    };
+    dir.save(&st)?;
+    if let Some(pf) = &opts.pid_file {
+        state::write_pid_file(pf, pid)?;
+    }
+    t.step("state saved");
+    // Success: disarm the undo, keep the init's pidfd for `run`.
+    undo.dir = None;
+    let (_, pidfd) = undo
+        .procs
+        .pop()
+        .ok_or_else(|| Error::other("internal: no init process"))?;
+    undo.procs.clear();
+    undo.placement = Placement::default();
+    Ok(Created { pid, pidfd })
+}
+
+trait DirOpen {
+    fn custom_flags_dir(&mut self) -> &mut Self;
+}
+impl DirOpen for std::fs::OpenOptions {
+    fn custom_flags_dir(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+    }
+}
+
+/// runtime.md "start": run the user program of a `created` container.
+pub fn start(root: &Root, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut st = dir.load()?;
+    let status = st.status();
+    if status != Status::Created {
+        return Err(Error::state(format!(
+            "cannot start container {id:?}: it is {status}, not created"
+        )));
+    }
+    let path = format!(
+        "/proc/self/fd/{}/{}",
+        dir.dir.as_raw_fd(),
+        state::START_SOCKET
+    );
+    let stream = std::os::unix::net::UnixStream::connect(&path)
+        .with_ctx(|| format!("start container {id:?}: connect to its init"))?;
+    let mut msg = String::new();
+    let _ = (&stream).read_to_string(&mut msg);
+    let _ = std::fs::remove_file(dir.path.join(state::START_SOCKET));
+    if !msg.is_empty() {
+        return Err(Error::other(format!("start container {id:?}: {msg}")));
+    }
+    st.started = true;
+    dir.save(&st)?;
+    if let Some(h) = st
+        .hooks
+        .as_ref()
+        .and_then(|v| serde_json::from_value::<oci_spec::runtime::Hooks>(v.clone()).ok())
+    {
+        if let Some(ps) = h.poststart() {
+            let js = serde_json::to_string(&st.public(Status::Running)).unwrap_or_default();
+            crate::hooks::run_all("poststart", ps, &js)?;
+        }
+    }
+    Ok(())
+}
+
+/// runtime.md "state".
+pub fn state(root: &Root, id: &str) -> Result<String> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = st.status();
+    serde_json::to_string_pretty(&st.public(status))
+        .map_err(|e| Error::other(format!("encode state: {e}")))
+}
+
+/// runtime.md "kill": send a signal to the init (or with `all`, to every process in the
+/// container's cgroup).
+pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = st.status();
+    if status == Status::Stopped {
+        return Err(Error::state(format!(
+            "container {id:?} is not running (container not running)"
+        )));
+    }
+    if all {
+        for pid in cgroups::pids(&st.cgroup_paths) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
+        }
+        return Ok(());
+    }
+    signal_init(&st, sig)
+}
+
+fn signal_init(st: &State, sig: i32) -> Result<()> {
+    let fd = match process::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(_) => {
+            return Err(Error::state(format!(
+                "container {:?} is not running (no such process)",
+                st.id
+            )))
+        }
+    };
+    // The pidfd pins the process: check it is still our init before signalling.
+    if !state::process_alive(st.pid, st.start_time) {
+        return Err(Error::state(format!(
+            "container {:?} is not running (container not running)",
+            st.id
+        )));
+    }
+    process::pidfd_send_signal(fd.as_raw_fd(), sig)
+        .with_ctx(|| format!("kill container {:?}", st.id))
+}
+
+/// runtime.md "delete": remove what create made. A running container needs `force`.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    let dir = match ContainerDir::open(root, id) {
+        Ok(d) => d,
+        Err(e) if force && e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let st = dir.load()?;
+    let status = st.status();
+    match status {
+        Status::Stopped => {}
+        Status::Created => stop_init(&st),
+        Status::Running | Status::Paused | Status::Creating => {
+            if !force {
+                return Err(Error::state(format!(
+                    "cannot delete container {id:?} that is not stopped: {status}"
+                )));
+            }
+            stop_init(&st);
+        }
+    }
+    destroy(dir, &st)
+}
+
+/// Kill the init and wait until it is gone (and with it its pid namespace).
+fn stop_init(st: &State) {
+    if let Ok(fd) = process::pidfd_open(st.pid) {
+        if state::process_alive(st.pid, st.start_time) {
+            // A frozen cgroup would keep the process from dying.
+            cgroups::thaw(&st.cgroup_paths);
+            process::kill_and_wait(st.pid, fd.as_raw_fd());
+        }
+    }
+}
+
+fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
+    // Without its own pid namespace, other container processes may remain in the cgroup.
+    if !st.own_pid_ns {
+        for pid in cgroups::pids(&st.cgroup_paths) {
+            if let Ok(fd) = process::pidfd_open(pid) {
+                process::kill_and_wait(pid, fd.as_raw_fd());
+            }
+        }
+    }
+    let r = cgroups::remove(&st.cgroups_created);
+    if let Some(h) = st
+        .hooks
+        .as_ref()
+        .and_then(|v| serde_json::from_value::<oci_spec::runtime::Hooks>(v.clone()).ok())
+    {
+        if let Some(ps) = h.poststop() {
+            let js = serde_json::to_string(&st.public(Status::Stopped)).unwrap_or_default();
+            crate::hooks::run_all_warn("poststop", ps, &js);
+        }
+    }
+    dir.remove()?;
+    r
+}
+
+/// One row of `list`.
+pub struct ListEntry {
+    pub state: State,
+    pub status: Status,
+}
+
+pub fn list(root: &Root) -> Result<Vec<ListEntry>> {
+    let mut out = Vec::new();
+    for id in root.ids()? {
+        let p = root.container_dir(&id).join(state::STATE_FILE);
+        // No lock: list must not block behind a long create; the state file is replaced
+        // atomically, so a read sees a whole document.
+        let Ok(text) = std::fs::read(&p) else {
+            continue;
+        };
+        let Ok(st) = serde_json::from_slice::<State>(&text) else {
+            continue;
+        };
+        let status = st.status();
+        out.push(ListEntry { state: st, status });
+    }
+    Ok(out)
+}
+
+/// Exit code of a wait status: the code, or 128+N for a signal.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// `run` in the foreground: wait for the init, forwarding signals, and return its exit code.
+pub fn wait_forwarding(c: &Created) -> Result<i32> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        set.add(s);
+    }
+    set.thread_block().ctx("block signals")?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx("signalfd")?;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: c.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            let e = nix::errno::Errno::last();
+            if e == nix::errno::Errno::EINTR {
+                continue;
+            }
+            return Err(Error::sys("poll", e));
+        }
+        if fds[1].revents != 0 {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let _ = process::pidfd_send_signal(c.pidfd.as_raw_fd(), info.ssi_signo as i32);
+            }
+        }
+        if fds[0].revents != 0 {
+            let mut status = 0;
+            // SAFETY: waitpid on our child (or a child reparented to us as subreaper).
+            let r = unsafe { libc::waitpid(c.pid, &mut status, libc::__WALL) };
+            if r == c.pid {
+                return Ok(exit_code(status));
+            }
+            return Err(Error::sys("waitpid", nix::errno::Errno::last()));
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The container's init, from clone to execve. Runs in the child of `hako create`; the order of
+//! steps is the one docs/ARCHITECTURE.md explains. Everything here runs in a single-threaded
+//! process (hako never starts threads), so allocation after clone is safe.
+use crate::cgroups::Placement;
+use crate::namespaces::Plan;
+use crate::sync::{Channel, Msg};
+use crate::{caps, devices, rlimits, rootfs, user};
+use crate::{Context, Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    pub placement: &'a Placement,
+    pub chan: &'a Channel,
+    /// The listening start socket (accept() returns when `hako start` connects).
+    pub listener: RawFd,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+    /// The parent's locked state-directory fd: the flock is shared with our inherited copy,
+    /// so it must be closed here or the container stays locked while the init waits.
+    pub lock_fd: RawFd,
+}
+
+/// Entry point in the cloned child. Never returns.
+pub fn child_main(a: &InitArgs) -> ! {
+    // SAFETY: closing our inherited copy of the parent's lock fd.
+    unsafe { libc::close(a.lock_fd) };
+    match run(a) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = a.chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: leaving the child without running the parent's destructors or atexit.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+enum Never {}
+
+fn run(a: &InitArgs) -> Result<Never> {
+    let new_userns = a.plan.creates(LinuxNamespaceType::User);
+    if a.plan.two_step() {
+        a.plan.join_all()?;
+        let flags = a.plan.new_flags & !(libc::CLONE_NEWCGROUP);
+        if flags != 0 {
+            nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags))
+                .ctx("unshare namespaces")?;
+        }
+        a.chan.send(&Msg::Unshared)?;
+    }
+    a.chan.expect(&Msg::Go, "hako create")?;
+    if new_userns {
+        // Become root of the new user namespace now that the maps exist.
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .ctx("setresgid(0) in the user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .ctx("setresuid(0) in the user namespace")?;
+    }
+    if a.plan.creates(LinuxNamespaceType::Cgroup) {
+        // After the parent placed us in the container's cgroup, so the namespace is rooted there.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx("unshare cgroup namespace")?;
+    }
+    if a.plan.two_step() {
+        write_time_offsets(a.spec)?;
+        fork_init(a)?;
+    }
+    setup(a)
+}
+
+/// config-linux.md "timeOffsets": written before any process enters the new time namespace.
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offs) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, o) in offs {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            o.secs().unwrap_or(0),
+            o.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .ctx("linux.timeOffsets: write /proc/self/timens_offsets")
+}
+
+/// Two-step path: fork the real init (entering the pid/time namespaces), tell the parent its
+/// pid, and exit. The init waits on a pipe until the pid was sent, so messages stay ordered.
+fn fork_init(a: &InitArgs) -> Result<()> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe")?;
+    // SAFETY: single-threaded process; the child continues with the same code.
+    match unsafe { nix::unistd::fork() }.ctx("fork init")? {
+        nix::unistd::ForkResult::Child => {
+            drop(w);
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(&r, &mut b);
+            Ok(())
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let res = a.chan.send(&Msg::InitPid(child.as_raw()));
+            let _ = nix::unistd::write(&w, b"x");
+            // SAFETY: the intermediate process is done.
+            unsafe { libc::_exit(if res.is_ok() { 0 } else { 1 }) }
+        }
+    }
+}
+
+fn setup(a: &InitArgs) -> Result<Never> {
+    let spec = a.spec;
+    // Until execve this process runs hako's code inside the container: keep /proc/PID/exe and
+    // our memory out of reach of container processes (CVE-2019-5736).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    nix::unistd::setsid().ctx("setsid")?;
+    // Device nodes and mount points get exactly the modes asked for.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let new_userns =
+        a.plan.creates(LinuxNamespaceType::User) || a.plan.joins_type(LinuxNamespaceType::User);
+    let ctx = rootfs::Ctx {
+        spec,
+        rootfs: a.rootfs,
+        cgroups: a.placement,
+        new_cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
+        new_userns,
+    };
+    // The host's /dev/null, opened in our mount namespace (a bind source must be) and verified
+    // before anything of the container's can have touched it.
+    let dev_null = rootfs::open_dev_null()?;
+    let root = rootfs::prepare(&ctx)?;
+    devices::setup(&root, spec, new_userns)?;
+    if crate::process::has_runtime_hooks(spec) {
+        a.chan.send(&Msg::ReadyForHooks)?;
+        a.chan.expect(&Msg::HooksDone, "hako create")?;
+    }
+    if let Some(linux) = spec.linux() {
+        if let Some(m) = linux.masked_paths() {
+            rootfs::mask_paths(&root, m, &dev_null)?;
+        }
+        if let Some(r) = linux.readonly_paths() {
+            rootfs::readonly_paths(&root, r)?;
+        }
+    }
+    drop(root);
+    drop(dev_null);
+    rootfs::enter_root(a.rootfs, a.no_pivot)?;
+    apply_sysctl(spec)?;
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).ctx("hostname: sethostname")?;
+    }
+    if let Some(d) = spec.domainname() {
+        // SAFETY: setdomainname with a valid buffer and length.
+        let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        if r != 0 {
+            return Err(Error::sys(
+                "domainname: setdomainname",
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::readonly_root()?;
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "required to create a container"))?;
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let env = process.env().as_deref().unwrap_or(&[]);
+    let exe = find_executable(
+        args.first().map(String::as_str).unwrap_or(""),
+        env,
+        process.cwd(),
+    )?;
+    a.chan.send(&Msg::Created)?;
+
+    // Wait for `hako start`.
+    let conn = accept(a.listener)?;
+    // SAFETY: the listener is ours; nothing else uses it after this.
+    unsafe { libc::close(a.listener) };
+    match exec_user(a, &exe, &conn) {
+        Ok(n) => match n {},
+        Err(e) => {
+            let mut f = File::from(conn);
+            let _ = f.write_all(e.to_string().as_bytes());
+            // SAFETY: exit without unwinding.
+            unsafe { libc::_exit(127) }
+        }
+    }
+}
+
+fn accept(listener: RawFd) -> Result<OwnedFd> {
+    loop {
+        // SAFETY: accept4 on our listening socket.
+        let fd = unsafe {
+            libc::accept4(
+                listener,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a fresh fd.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = nix::errno::Errno::last();
+        if e != nix::errno::Errno::EINTR {
+            return Err(Error::sys("accept on the start socket", e));
+        }
+    }
+}
+
+/// config-linux.md "Sysctl": write each key under /proc/sys through a verified procfs handle.
+fn apply_sysctl(spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let proc = pathrs::procfs::ProcfsHandle::new()
+        .map_err(|e| Error::other(format!("open procfs: {e}")))?;
+    let mut keys: Vec<_> = sysctl.keys().collect();
+    keys.sort();
+    for k in keys {
+        let v = &sysctl[k];
+        let rel = format!("sys/{}", k.replace('.', "/"));
+        let mut f = proc
+            .open(
+                pathrs::procfs::ProcfsBase::ProcRoot,
+                &rel,
+                pathrs::flags::OpenFlags::O_WRONLY,
+            )
+            .map_err(|e| Error::other(format!("linux.sysctl.{k}: open /proc/{rel}: {e}")))?;
+        f.write_all(v.as_bytes())
+            .with_ctx(|| format!("linux.sysctl.{k}: write {v:?}"))?;
+    }
+    Ok(())
+}
+
+fn env_path(env: &[String]) -> String {
+    env.iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_string()
+}
+
+fn is_executable(p: &Path) -> bool {
+    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    match std::fs::metadata(p) {
+        // SAFETY: access with a valid C string.
+        Ok(m) => m.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0,
+        Err(_) => false,
+    }
+}
+
+/// Resolve `process.args[0]` in the container (after pivot_root), like execvp. Done at create,
+/// as runc does, so a missing program fails `create` rather than `start`.
+pub fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf> {
+    if arg0.is_empty() {
+        return Err(Error::config("process.args", "must not be empty"));
+    }
+    if arg0.contains('/') {
+        let p = if arg0.starts_with('/') {
+            PathBuf::from(arg0)
+        } else {
+            cwd.join(arg0)
+        };
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        return Err(Error::invalid(format!(
+            "exec: {arg0:?}: no such executable file in the container (process.args[0])"
+        )));
+    }
+    for dir in env_path(env).split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(arg0);
+        if is_executable(&p) {
+            return Ok(if p.is_absolute() { p } else { cwd.join(p) });
+        }
+    }
+    Err(Error::invalid(format!(
+        "exec: {arg0:?}: executable file not found in $PATH (process.args[0])"
+    )))
+}
+
+/// The last steps, after `start`: rlimits, user, capabilities, no_new_privs, fds, cwd,
+/// signals, execve.
+fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
+    let spec = a.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "required"))?;
+    if let Some(l) = process.rlimits() {
+        rlimits::apply(l)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .with_ctx(|| format!("process.oomScoreAdj: write {adj}"))?;
+    }
+    // cwd first, as root, then verify we are inside the container (CVE-2024-21626: a leaked
+    // directory fd reached through /proc/self/fd would put us outside).
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).with_ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    match std::env::current_dir() {
+        Ok(p) if p.starts_with("/") => {}
+        _ => {
+            return Err(Error::invalid(format!(
+                "process.cwd: {} is outside the container",
+                cwd.display()
+            )))
+        }
+    }
+    let sets = process
+        .capabilities()
+        .as_ref()
+        .map(caps::CapSets::from_spec)
+        .unwrap_or_default();
+    caps::drop_bounding(sets.bounding)?;
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    user::switch(process.user())?;
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    caps::apply(&sets)?;
+    match process.user().umask() {
+        Some(_) => user::set_umask(process.user()),
+        None => {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        }
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::sys(
+                "process.noNewPrivileges: prctl",
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    close_fds(a.preserve_fds)?;
+    let args: Vec<CString> = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|s| CString::new(s.as_bytes()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::config("process.args", "contains a NUL byte"))?;
+    let env: Vec<CString> = process
+        .env()
+        .iter()
+        .flatten()
+        .map(|s| CString::new(s.as_bytes()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::config("process.env", "contains a NUL byte"))?;
+    let path = CString::new(exe.as_os_str().as_bytes())
+        .map_err(|_| Error::config("process.args", "contains a NUL byte"))?;
+    reset_signals();
+    let e = nix::unistd::execve(&path, &args, &env)
+        .err()
+        .unwrap_or(nix::errno::Errno::EINVAL);
+    Err(Error::sys(format!("exec {}", exe.display()), e))
+}
+
+/// Mark every fd above stdio and the preserved ones close-on-exec (CVE-2024-21626), and make
+/// sure the preserved ones stay open across exec.
+fn close_fds(preserve: i32) -> Result<()> {
+    let first = 3 + preserve.max(0) as u32;
+    for fd in 3..first {
+        // SAFETY: clearing FD_CLOEXEC on an fd number; harmless if not open.
+        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys("close_range", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// The user program starts with default signal dispositions and an empty mask (Rust ignores
+/// SIGPIPE by default; that must not leak into the container).
+fn reset_signals() {
+    // SAFETY: plain signal-state syscalls.
+    unsafe {
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}

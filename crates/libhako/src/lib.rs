@@ -1,0 +1,31 @@
+//! libhako: an OCI runtime-spec v1.3 container runtime for Linux.
+//!
+//! Modules are named after the areas of the runtime spec; `docs/ARCHITECTURE.md` maps each
+//! spec section to its module and describes the process model and the order of setup steps.
+
+pub mod bundle;
+pub mod caps;
+pub mod cgroups;
+pub mod container;
+pub mod devices;
+pub mod error;
+pub mod hooks;
+pub mod id;
+pub mod init;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod signals;
+pub mod spec_default;
+pub mod state;
+pub mod sync;
+pub mod user;
+pub mod utils;
+pub mod validate;
+
+pub use error::{Context, Error, ErrorKind, Result};
+
+/// The runtime-spec version this runtime implements.
+pub const OCI_VERSION: &str = "1.3.0";

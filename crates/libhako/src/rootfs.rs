@@ -1,0 +1,700 @@
+//! The root filesystem and mounts (config.md "Root", "Mounts"; config-linux.md "Rootfs Mount
+//! Propagation", "Masked Paths", "Readonly Paths").
+//!
+//! Every destination is resolved inside the rootfs with `pathrs` (openat2 RESOLVE_IN_ROOT on
+//! new kernels), so a symlink in the image can never redirect a mount onto the host; the mount
+//! is then made onto the opened fd through /proc/self/fd (CVE-2021-30465).
+use crate::cgroups::{self, Placement};
+use crate::{Context, Error, Result};
+use nix::mount::MsFlags;
+use oci_spec::runtime::{Mount, Spec};
+use pathrs::flags::OpenFlags;
+use pathrs::{InodeType, Root};
+use std::fs::{File, Permissions};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Path through which a mount syscall reaches the inode behind `fd`.
+pub fn fd_path(fd: RawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{fd}"))
+}
+
+/// The errno behind a pathrs error, if it came from a system call.
+pub fn perrno(e: &pathrs::error::Error) -> Option<i32> {
+    match e.kind() {
+        pathrs::error::ErrorKind::OsError(n) => n,
+        _ => None,
+    }
+}
+
+pub(crate) fn perr(what: impl std::fmt::Display, e: pathrs::error::Error) -> Error {
+    match perrno(&e) {
+        Some(n) => Error::sys(what, nix::errno::Errno::from_raw(n)),
+        None => Error::other(format!("{what}: {e}")),
+    }
+}
+
+fn mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    nix::mount::mount(src, target, fstype, flags, data)
+}
+
+// mount_setattr(2) attributes (linux/mount.h).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+#[repr(C)]
+#[derive(Default)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The parsed `options` of one mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    pub clear: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    pub data: Vec<String>,
+    pub bind: bool,
+    pub idmap: bool,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            clear: MsFlags::empty(),
+            propagation: Vec::new(),
+            rec_set: 0,
+            rec_clr: 0,
+            data: Vec::new(),
+            bind: false,
+            idmap: false,
+        }
+    }
+}
+
+/// Parse fstab-style options (config.md "Mounts": the option table).
+pub fn parse_options(opts: &[String]) -> MountOptions {
+    let mut o = MountOptions::default();
+    for opt in opts {
+        let (set, clr): (MsFlags, MsFlags) = match opt.as_str() {
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "bind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND, MsFlags::empty())
+            }
+            "rbind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
+            }
+            "defaults" => (MsFlags::empty(), MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "iversion" => (MsFlags::MS_I_VERSION, MsFlags::empty()),
+            "lazytime" => (MsFlags::MS_LAZYTIME, MsFlags::empty()),
+            "loud" => (MsFlags::empty(), MsFlags::MS_SILENT),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "noiversion" => (MsFlags::empty(), MsFlags::MS_I_VERSION),
+            "nolazytime" => (MsFlags::empty(), MsFlags::MS_LAZYTIME),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "nosymfollow" => (MsFlags::from_bits_retain(256), MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "symfollow" => (MsFlags::empty(), MsFlags::from_bits_retain(256)),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                o.propagation
+                    .push(propagation_flags(opt).unwrap_or(MsFlags::MS_PRIVATE));
+                continue;
+            }
+            "idmap" | "ridmap" => {
+                o.idmap = true;
+                continue;
+            }
+            other => {
+                let rec = match other {
+                    "rro" => Some((MOUNT_ATTR_RDONLY, 0)),
+                    "rrw" => Some((0, MOUNT_ATTR_RDONLY)),
+                    "rnosuid" => Some((MOUNT_ATTR_NOSUID, 0)),
+                    "rsuid" => Some((0, MOUNT_ATTR_NOSUID)),
+                    "rnodev" => Some((MOUNT_ATTR_NODEV, 0)),
+                    "rdev" => Some((0, MOUNT_ATTR_NODEV)),
+                    "rnoexec" => Some((MOUNT_ATTR_NOEXEC, 0)),
+                    "rexec" => Some((0, MOUNT_ATTR_NOEXEC)),
+                    "rnodiratime" => Some((MOUNT_ATTR_NODIRATIME, 0)),
+                    "rdiratime" => Some((0, MOUNT_ATTR_NODIRATIME)),
+                    "rrelatime" => Some((MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME)),
+                    "rnorelatime" => Some((0, MOUNT_ATTR__ATIME)),
+                    "rnoatime" => Some((MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME)),
+                    "ratime" => Some((0, MOUNT_ATTR__ATIME)),
+                    "rstrictatime" => Some((MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME)),
+                    "rnostrictatime" => Some((0, MOUNT_ATTR__ATIME)),
+                    "rnosymfollow" => Some((MOUNT_ATTR_NOSYMFOLLOW, 0)),
+                    "rsymfollow" => Some((0, MOUNT_ATTR_NOSYMFOLLOW)),
+                    _ => None,
+                };
+                match rec {
+                    Some((s, c)) => {
+                        o.rec_set |= s;
+                        o.rec_clr |= c;
+                    }
+                    None => o.data.push(other.to_string()),
+                }
+                continue;
+            }
+        };
+        o.flags |= set;
+        o.flags &= !clr;
+        o.clear |= clr;
+    }
+    o
+}
+
+pub fn propagation_flags(s: &str) -> Option<MsFlags> {
+    Some(match s {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Everything mount setup needs to know besides the spec.
+pub struct Ctx<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub cgroups: &'a Placement,
+    pub new_cgroupns: bool,
+    pub new_userns: bool,
+}
+
+/// Steps 1-3 of rootfs setup, run by the init in its new mount namespace before pivot_root.
+pub fn prepare(ctx: &Ctx) -> Result<Root> {
+    let linux = ctx.spec.linux().as_ref();
+    // 1. Stop propagation to the host (runc's default: rslave).
+    let prop = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .unwrap_or("rslave");
+    let pflags = propagation_flags(prop).ok_or_else(|| {
+        Error::config("linux.rootfsPropagation", format!("unknown mode {prop:?}"))
+    })?;
+    mount(None, Path::new("/"), None, pflags | MsFlags::MS_REC, None)
+        .with_ctx(|| format!("linux.rootfsPropagation: make / {prop}"))?;
+    // 2. The rootfs must be a mount point for pivot_root: bind it onto itself.
+    mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .with_ctx(|| format!("bind rootfs {}", ctx.rootfs.display()))?;
+    if pflags.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a new root whose parent mount is shared.
+        make_parent_private(ctx.rootfs)?;
+    }
+    let root = Root::open(ctx.rootfs)
+        .map_err(|e| perr(format!("open rootfs {}", ctx.rootfs.display()), e))?;
+    // 3. The mounts, in order.
+    for (i, m) in ctx.spec.mounts().iter().flatten().enumerate() {
+        mount_one(ctx, &root, m).with_ctx(|| {
+            format!(
+                "mounts[{i}]: mount {} on {}",
+                m.source().as_deref().unwrap_or(Path::new("none")).display(),
+                m.destination().display()
+            )
+        })?;
+    }
+    Ok(root)
+}
+
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let mut best: Option<PathBuf> = None;
+    for line in text.lines() {
+        if let Some(mp) = line.split(' ').nth(4) {
+            let mp = PathBuf::from(mp);
+            if parent.starts_with(&mp)
+                && best
+                    .as_ref()
+                    .is_none_or(|b| mp.as_os_str().len() > b.as_os_str().len())
+            {
+                best = Some(mp);
+            }
+        }
+    }
+    let mp = best.unwrap_or_else(|| PathBuf::from("/"));
+    mount(None, &mp, None, MsFlags::MS_PRIVATE, None)
+        .with_ctx(|| format!("make {} private", mp.display()))
+}
+
+fn is_bind(m: &Mount, o: &MountOptions) -> bool {
+    o.bind || m.typ().as_deref() == Some("bind")
+}
+
+/// Resolve (creating as needed) the destination of a mount inside the rootfs.
+fn dest_handle(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    match root.resolve(rel) {
+        Ok(h) => return Ok(h),
+        Err(e) if perrno(&e) == Some(libc::ENOENT) => {}
+        Err(e) => return Err(perr(format!("resolve {} in rootfs", dest.display()), e)),
+    }
+    if file {
+        if let Some(parent) = rel.parent() {
+            if !parent.as_os_str().is_empty() {
+                root.mkdir_all(parent, &Permissions::from_mode(0o755))
+                    .map_err(|e| perr(format!("mkdir {} in rootfs", parent.display()), e))?;
+            }
+        }
+        match root.create(rel, &InodeType::File(Permissions::from_mode(0o644))) {
+            Ok(()) => {}
+            Err(e) if perrno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(perr(format!("create {} in rootfs", dest.display()), e)),
+        }
+        root.resolve(rel)
+            .map_err(|e| perr(format!("resolve {} in rootfs", dest.display()), e))
+    } else {
+        root.mkdir_all(rel, &Permissions::from_mode(0o755))
+            .map_err(|e| perr(format!("mkdir {} in rootfs", dest.display()), e))
+    }
+}
+
+fn reresolve(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    root.resolve(rel)
+        .map_err(|e| perr(format!("resolve {} in rootfs", dest.display()), e))
+}
+
+/// Flags of the mount at `p` that a bind remount must keep (they may be locked in a user
+/// namespace).
+fn locked_flags(p: &Path) -> MsFlags {
+    let mut out = MsFlags::empty();
+    if let Ok(st) = nix::sys::statvfs::statvfs(p) {
+        use nix::sys::statvfs::FsFlags;
+        let f = st.flags();
+        for (a, b) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(a) {
+                out |= b;
+            }
+        }
+    }
+    out
+}
+
+/// Bind-remount with `flags`; in a user namespace locked flags must be kept, so retry with
+/// them on EPERM.
+pub fn bind_remount(target: &Path, flags: MsFlags) -> Result<()> {
+    let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+    match mount(None, target, None, base | flags, None) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EPERM) => {
+            let keep = locked_flags(target) & !(MsFlags::MS_RDONLY) | (flags & MsFlags::MS_RDONLY);
+            mount(None, target, None, base | flags | keep, None).ctx("bind remount")
+        }
+        Err(e) => Err(e).ctx("bind remount"),
+    }
+}
+
+fn mount_setattr(fd: RawFd, set: u64, clr: u64) -> Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        ..Default::default()
+    };
+    // SAFETY: mount_setattr(2) on an open fd with AT_EMPTY_PATH and a valid struct.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys(
+            "mount_setattr (recursive mount options)",
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
+fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<()> {
+    let o = parse_options(m.options().as_deref().unwrap_or(&[]));
+    if o.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(Error::invalid(
+            "idmapped mounts (idmap, ridmap, uidMappings) are not supported yet",
+        ));
+    }
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if o.bind { "bind" } else { "" });
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(ctx, root, m, &o);
+    }
+    let dest = m.destination();
+    if is_bind(m, &o) {
+        let src = m
+            .source()
+            .as_deref()
+            .ok_or_else(|| Error::invalid("bind mount needs a source"))?;
+        let src = if src.is_absolute() {
+            src.to_path_buf()
+        } else {
+            ctx.rootfs.join(src)
+        };
+        let sfd = File::options()
+            .read(true)
+            .custom_flags_path()
+            .open(&src)
+            .with_ctx(|| format!("open source {}", src.display()))?;
+        let is_file = !sfd.metadata().map(|md| md.is_dir()).unwrap_or(true);
+        let h = dest_handle(root, dest, is_file)?;
+        let flags = MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC);
+        mount(
+            Some(&fd_path(sfd.as_raw_fd())),
+            &fd_path(h.as_fd().as_raw_fd()),
+            None,
+            flags,
+            None,
+        )
+        .ctx("bind")?;
+        let remount = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !remount.is_empty() {
+            let h2 = reresolve(root, dest)?;
+            bind_remount(&fd_path(h2.as_fd().as_raw_fd()), remount)?;
+        }
+    } else {
+        let h = dest_handle(root, dest, false)?;
+        let data = o.data.join(",");
+        let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let flags = o.flags;
+        let target = fd_path(h.as_fd().as_raw_fd());
+        let data_opt = (!data.is_empty()).then_some(data.as_str());
+        match mount(Some(&src), &target, Some(typ), flags, data_opt) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+                // Without a new network namespace (or in a user namespace) sysfs cannot be
+                // mounted fresh; bind the host's /sys read-only instead, as runc does.
+                mount(
+                    Some(Path::new("/sys")),
+                    &target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )
+                .ctx("bind /sys")?;
+                let h2 = reresolve(root, dest)?;
+                bind_remount(&fd_path(h2.as_fd().as_raw_fd()), flags | MsFlags::MS_RDONLY)?;
+            }
+            Err(e) => return Err(e).with_ctx(|| format!("mount type {typ:?}")),
+        }
+    }
+    if !o.propagation.is_empty() || o.rec_set != 0 || o.rec_clr != 0 {
+        let h2 = reresolve(root, dest)?;
+        let target = fd_path(h2.as_fd().as_raw_fd());
+        for p in &o.propagation {
+            mount(None, &target, None, *p, None).ctx("set propagation")?;
+        }
+        if o.rec_set != 0 || o.rec_clr != 0 {
+            let fd = h2.reopen(OpenFlags::O_PATH | OpenFlags::O_DIRECTORY).ok();
+            let raw = fd
+                .as_ref()
+                .map(|f| f.as_raw_fd())
+                .unwrap_or(h2.as_fd().as_raw_fd());
+            mount_setattr(raw, o.rec_set, o.rec_clr)?;
+        }
+    }
+    Ok(())
+}
+
+trait OpenPath {
+    fn custom_flags_path(&mut self) -> &mut Self;
+}
+impl OpenPath for std::fs::OpenOptions {
+    fn custom_flags_path(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+    }
+}
+
+/// `type: cgroup`: on v2 mount cgroup2; on v1 a tmpfs with one mount per hierarchy (fresh
+/// `cgroup` mounts in a new cgroup namespace, binds of the container's cgroups otherwise).
+fn mount_cgroup(ctx: &Ctx, root: &Root, m: &Mount, o: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let h = dest_handle(root, dest, false)?;
+    let target = fd_path(h.as_fd().as_raw_fd());
+    let flags = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+    if cgroups::detect() == cgroups::Mode::Unified {
+        match mount(
+            Some(Path::new("cgroup2")),
+            &target,
+            Some("cgroup2"),
+            flags,
+            None,
+        ) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EBUSY) if !ctx.new_cgroupns => {
+                let src = ctx
+                    .cgroups
+                    .paths
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+                mount(Some(&src), &target, None, MsFlags::MS_BIND, None).ctx("bind cgroup")?;
+                let h2 = reresolve(root, dest)?;
+                return bind_remount(&fd_path(h2.as_fd().as_raw_fd()), flags);
+            }
+            Err(e) => return Err(e).ctx("mount cgroup2"),
+        }
+    }
+    let ro = flags.contains(MsFlags::MS_RDONLY);
+    mount(
+        Some(Path::new("tmpfs")),
+        &target,
+        Some("tmpfs"),
+        flags & !MsFlags::MS_RDONLY,
+        Some("mode=755"),
+    )
+    .ctx("mount tmpfs for cgroup v1")?;
+    let dir = reresolve(root, dest)?;
+    let rel = dest.strip_prefix("/").unwrap_or(dest).to_path_buf();
+    for (i, hier) in cgroups::v1::hierarchies().iter().enumerate() {
+        let name = hier
+            .mountpoint
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        let sub = rel.join(&name);
+        let sh = dest_handle(root, &Path::new("/").join(&sub), false)?;
+        let st = fd_path(sh.as_fd().as_raw_fd());
+        if ctx.new_cgroupns {
+            let data = hier.controllers.join(",");
+            mount(
+                Some(Path::new("cgroup")),
+                &st,
+                Some("cgroup"),
+                flags,
+                Some(&data),
+            )
+            .with_ctx(|| format!("mount cgroup {data}"))?;
+        } else if let Some(src) = ctx.cgroups.paths.get(i) {
+            mount(Some(src), &st, None, MsFlags::MS_BIND, None)
+                .with_ctx(|| format!("bind {}", src.display()))?;
+            let h2 = reresolve(root, &Path::new("/").join(&sub))?;
+            bind_remount(&fd_path(h2.as_fd().as_raw_fd()), flags)?;
+        }
+    }
+    drop(dir);
+    if ro {
+        let h2 = reresolve(root, dest)?;
+        mount(
+            None,
+            &fd_path(h2.as_fd().as_raw_fd()),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+            Some("mode=755"),
+        )
+        .ctx("remount cgroup tmpfs read-only")?;
+    }
+    Ok(())
+}
+
+/// Open the host's /dev/null and check it is the real character device 1:3 before it is used
+/// to mask anything (CVE-2025-31133).
+pub fn open_dev_null() -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open("/dev/null")
+        .ctx("open /dev/null")?;
+    let md = f.metadata().ctx("stat /dev/null")?;
+    if !md.file_type().is_char_device() || md.rdev() != nix::sys::stat::makedev(1, 3) {
+        return Err(Error::other(
+            "/dev/null is not the null device (char 1:3); refusing to use it",
+        ));
+    }
+    Ok(f)
+}
+
+/// config-linux.md "Masked Paths": /dev/null over files, a read-only tmpfs over directories.
+pub fn mask_paths(root: &Root, paths: &[String], null: &File) -> Result<()> {
+    for (i, p) in paths.iter().enumerate() {
+        let rel = p.trim_start_matches('/');
+        let h = match root.resolve(rel) {
+            Ok(h) => h,
+            Err(e) if perrno(&e) == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(perr(format!("linux.maskedPaths[{i}]: resolve {p}"), e)),
+        };
+        let target = fd_path(h.as_fd().as_raw_fd());
+        let is_dir = std::fs::metadata(&target)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if is_dir {
+            mount(
+                Some(Path::new("tmpfs")),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )
+            .with_ctx(|| format!("linux.maskedPaths[{i}]: mask {p}"))?;
+        } else {
+            mount(
+                Some(&fd_path(null.as_raw_fd())),
+                &target,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .with_ctx(|| format!("linux.maskedPaths[{i}]: mask {p}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// config-linux.md "Readonly Paths": bind each onto itself, then remount read-only.
+pub fn readonly_paths(root: &Root, paths: &[String]) -> Result<()> {
+    for (i, p) in paths.iter().enumerate() {
+        let rel = p.trim_start_matches('/');
+        let h = match root.resolve(rel) {
+            Ok(h) => h,
+            Err(e) if perrno(&e) == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e)),
+        };
+        let target = fd_path(h.as_fd().as_raw_fd());
+        mount(
+            Some(&target),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .with_ctx(|| format!("linux.readonlyPaths[{i}]: bind {p}"))?;
+        let h2 = root
+            .resolve(rel)
+            .map_err(|e| perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e))?;
+        bind_remount(
+            &fd_path(h2.as_fd().as_raw_fd()),
+            MsFlags::MS_RDONLY | MsFlags::MS_REC,
+        )
+        .with_ctx(|| format!("linux.readonlyPaths[{i}]: {p}"))?;
+    }
+    Ok(())
+}
+
+/// pivot_root into the rootfs and detach the old root (or, with --no-pivot, move the rootfs
+/// over / and chroot, for ramfs-rooted hosts where pivot_root is impossible).
+pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    nix::unistd::chdir(rootfs).with_ctx(|| format!("chdir {}", rootfs.display()))?;
+    if no_pivot {
+        mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+            .ctx("move rootfs to /")?;
+        nix::unistd::chroot(".").ctx("chroot")?;
+    } else {
+        nix::unistd::pivot_root(".", ".").ctx("pivot_root")?;
+        // The old root is now stacked under "."; make it a slave so the unmount does not
+        // propagate to the host, then detach it.
+        mount(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )
+        .ctx("make old root rslave")?;
+        nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).ctx("detach old root")?;
+    }
+    nix::unistd::chdir("/").ctx("chdir /")?;
+    Ok(())
+}
+
+/// `root.readonly`: remount / read-only (after pivot_root).
+pub fn readonly_root() -> Result<()> {
+    bind_remount(Path::new("/"), MsFlags::MS_RDONLY).ctx("root.readonly")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+    #[test]
+    fn options() {
+        let o = parse_options(&s(&[
+            "nosuid",
+            "noexec",
+            "nodev",
+            "ro",
+            "mode=755",
+            "size=65536k",
+        ]));
+        assert!(o.flags.contains(
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV | MsFlags::MS_RDONLY
+        ));
+        assert_eq!(o.data, s(&["mode=755", "size=65536k"]));
+        let o = parse_options(&s(&["rbind", "rprivate", "rro", "rnosuid"]));
+        assert!(o.bind && o.flags.contains(MsFlags::MS_REC));
+        assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert_eq!(o.rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
+        let o = parse_options(&s(&["ro", "rw"]));
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+    }
+}

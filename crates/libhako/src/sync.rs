@@ -1,0 +1,136 @@
+//! The parent/child sync protocol: typed messages over a SOCK_SEQPACKET socketpair (one
+//! message per send, so no framing), JSON-encoded. If either side dies, the other reads EOF
+//! and fails instead of hanging. See docs/ARCHITECTURE.md for the sequence.
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Msg {
+    /// Child (two-step path): namespaces joined and unshared; parent may write id maps.
+    Unshared,
+    /// Parent: id maps written and cgroup placed; child may continue.
+    Go,
+    /// Child (two-step path): the host pid of the init it forked.
+    InitPid(i32),
+    /// Init: mounts done, ready for prestart/createRuntime hooks.
+    ReadyForHooks,
+    /// Parent: runtime-namespace hooks done.
+    HooksDone,
+    /// Init: the container is created and waits for `start`.
+    Created,
+    /// Either side: setup failed.
+    Error(String),
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair: (parent end, child end).
+pub fn pair() -> Result<(Channel, Channel)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: socketpair fills two fds.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys("socketpair", nix::errno::Errno::last()));
+    }
+    // SAFETY: fresh fds owned from here on.
+    unsafe {
+        Ok((
+            Channel {
+                fd: OwnedFd::from_raw_fd(fds[0]),
+            },
+            Channel {
+                fd: OwnedFd::from_raw_fd(fds[1]),
+            },
+        ))
+    }
+}
+
+impl Channel {
+    pub fn send(&self, m: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(m).map_err(|e| Error::other(format!("sync: encode: {e}")))?;
+        loop {
+            // SAFETY: send on an owned socket with a valid buffer.
+            let r = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if r >= 0 {
+                return Ok(());
+            }
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EINTR {
+                return Err(Error::sys("sync: send", e));
+            }
+        }
+    }
+
+    /// Receive one message; `None` on EOF (the peer exited).
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 65536];
+        let n = loop {
+            // SAFETY: recv into an owned buffer.
+            let r =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EINTR {
+                return Err(Error::sys("sync: recv", e));
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| Error::other(format!("sync: decode: {e}")))
+    }
+
+    /// Receive and require a specific message; an `Error` from the peer becomes our error.
+    pub fn expect(&self, want: &Msg, peer: &str) -> Result<()> {
+        match self.recv()? {
+            Some(m) if &m == want => Ok(()),
+            Some(Msg::Error(e)) => Err(Error::other(e)),
+            Some(m) => Err(Error::other(format!(
+                "sync: expected {want:?} from {peer}, got {m:?}"
+            ))),
+            None => Err(Error::other(format!(
+                "sync: {peer} exited unexpectedly (waiting for {want:?})"
+            ))),
+        }
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn roundtrip() {
+        let (a, b) = pair().expect("pair");
+        a.send(&Msg::InitPid(42)).expect("send");
+        assert_eq!(b.recv().expect("recv"), Some(Msg::InitPid(42)));
+        b.send(&Msg::Error("boom".into())).expect("send");
+        assert!(a.expect(&Msg::Go, "child").is_err());
+        drop(b);
+        assert_eq!(a.recv().expect("recv"), None);
+    }
+}

@@ -1,0 +1,10 @@
+#!/bin/bash
+# Runs every test: formatting, lints, unit tests and the integration tests (as root, on real
+# namespaces, mounts and cgroups).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "the integration tests need root" >&2; exit 1; }
+scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo test --workspace 2>&1 | tee /tmp/hako-test.log
