@@ -18,6 +18,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 TIME_BIN = "/usr/bin/time"
@@ -64,18 +65,32 @@ class Runtime:
         argv = [*prefix, *self.argv(*args)]
         self.log.write((" ".join(argv) + "\n").encode())
         self.log.flush()
+        # Watchdog: a blocking wait() plus a timer thread that kills on timeout. (Not
+        # Popen.wait(timeout=...): that polls with exponential backoff sleeps, which would
+        # quantize every measurement to 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 ms ...) The timer is
+        # started before t0 so its cost is not measured.
+        proc = {}
+        timed_out = threading.Event()
+
+        def on_timeout():
+            timed_out.set()
+            if "p" in proc:
+                killpg(proc["p"])
+
+        watchdog = threading.Timer(self.timeout, on_timeout)
+        watchdog.start()
         t0 = time.perf_counter_ns()
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
-        try:
-            rc = p.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
+        # Own session (and process group), so a hung runtime can be killed with all its helpers.
+        p = proc["p"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=self.log, start_new_session=True)
+        rc = p.wait()
+        dt = time.perf_counter_ns() - t0
+        watchdog.cancel()
+        if timed_out.is_set():
             self.errors += 1
-            p.kill()
-            p.wait()
             kill_matching(args[-1])
             raise RuntimeError_(f"{self.name}: `{' '.join(args)}` timed out after {self.timeout}s"
                                 f" (killed); see {self.log_path}:\n" + self.log_tail())
-        dt = time.perf_counter_ns() - t0
         if rc != 0 and check:
             self.errors += 1
             raise RuntimeError_(f"{self.name}: `{' '.join(args)}` exited {rc}; see {self.log_path}:\n"
@@ -104,11 +119,13 @@ class Runtime:
     def cleanup(self):
         """Best effort: force-delete what may be left, kill stragglers, remove empty cgroups."""
         for cid in list(self.live):
+            p = subprocess.Popen(self.argv("delete", "-f", cid), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             try:
-                subprocess.call(self.argv("delete", "-f", cid), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=self.timeout)
+                p.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
-                pass
+                killpg(p)
+                p.wait()
             kill_matching(cid)
             for d in glob.glob(f"/sys/fs/cgroup/*/{cid}") + glob.glob(f"/sys/fs/cgroup/{cid}"):
                 try:
@@ -116,6 +133,13 @@ class Runtime:
                 except OSError:
                     pass
             self.live.discard(cid)
+
+
+def killpg(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def kill_matching(cid):

@@ -18,6 +18,10 @@
 //! checker wait-file PATH [N] poll until PATH exists, then exit N (default 0)
 //! checker touch PATH         create PATH (empty file)
 //! checker write PATH DATA    write DATA into PATH; prints {"ok":true} or {"ok":false,"error":..}
+//! checker try-create PATH... create (O_CREAT|O_WRONLY) and write "x" into each PATH; prints
+//!                            {PATH: {"ok":true} | {"ok":false,"errno":N,"error":..}, ...}
+//! checker fds                print {"fds":[{"fd":N,"target":..,"content":..}]}: every open fd,
+//!                            with the first 4 KiB of regular files read with pread at offset 0
 //! ```
 //!
 //! The `all` report never panics on a missing file: any value that cannot be obtained is
@@ -388,6 +392,91 @@ fn open_fds() -> Value {
     Value::Array(v)
 }
 
+/// Seconds of a clock as seen by this process (time namespace offsets applied).
+fn clock_secs(clk: libc::clockid_t) -> Value {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the local struct.
+    if unsafe { libc::clock_gettime(clk, &mut ts) } != 0 {
+        return err_value(io::Error::last_os_error());
+    }
+    json!(ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
+}
+
+fn clocks() -> Value {
+    let uptime = match read_to_string("/proc/uptime") {
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<f64>().ok())
+            .map_or(Value::Null, |x| json!(x)),
+        Err(e) => err_value(e),
+    };
+    json!({
+        "monotonic": clock_secs(libc::CLOCK_MONOTONIC),
+        "boottime": clock_secs(libc::CLOCK_BOOTTIME),
+        "uptime": uptime,
+    })
+}
+
+/// Every open fd with its target and (for regular files) the first 4 KiB of content.
+fn fds_with_content() -> Value {
+    let rd = match fs::read_dir("/proc/self/fd") {
+        Ok(r) => r,
+        Err(e) => return err_value(e),
+    };
+    let mut fds: Vec<i32> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    fds.sort();
+    let mut v = Vec::new();
+    for fd in fds {
+        // SAFETY: see fd_info (skips the closed read_dir handle).
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            continue;
+        }
+        // SAFETY: fstat into a zeroed local struct.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let is_reg = unsafe { libc::fstat(fd, &mut st) } == 0
+            && (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
+        let content = if is_reg {
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: pread into a buffer of the given length.
+            let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                err_value(io::Error::last_os_error())
+            } else {
+                buf.truncate(n as usize);
+                json!(String::from_utf8_lossy(&buf))
+            }
+        } else {
+            Value::Null
+        };
+        v.push(json!({
+            "fd": fd,
+            "target": read_link(&format!("/proc/self/fd/{fd}")),
+            "content": content,
+        }));
+    }
+    json!({ "fds": v })
+}
+
+fn try_create(p: &str) -> Value {
+    let r = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(p)
+        .and_then(|mut f| f.write_all(b"x"));
+    match r {
+        Ok(()) => json!({"ok": true}),
+        Err(e) => json!({"ok": false, "errno": e.raw_os_error(), "error": e.to_string()}),
+    }
+}
+
 fn proc_stat() -> Value {
     // Fields after the ")" of the comm.
     let s = match read_to_string("/proc/self/stat") {
@@ -535,6 +624,7 @@ fn report() -> Value {
         "sig_blocked": status_get(&st, "SigBlk"),
         "sig_ignored": status_get(&st, "SigIgn"),
         "root_stat": stat_path("/"),
+        "clocks": clocks(),
         "status": Value::Object(status_map),
     });
     if let Err(e) = &st {
@@ -595,7 +685,7 @@ const SIGNALS: &[(&str, i32)] = &[
 ];
 
 fn usage() -> ! {
-    errout("usage: checker [all|exit N|sleep SECS|cat PATH..|stat PATH..|kill-self SIG|catch [FILE]|wait-file PATH [N]|touch PATH|write PATH DATA]\n");
+    errout("usage: checker [all|exit N|sleep SECS|cat PATH..|stat PATH..|kill-self SIG|catch [FILE]|wait-file PATH [N]|touch PATH|write PATH DATA|try-create PATH..|fds]\n");
     std::process::exit(2)
 }
 
@@ -757,6 +847,14 @@ fn main() {
                 )),
             }
         }
+        "try-create" => {
+            let mut m = Map::new();
+            for p in &args[2..] {
+                m.insert(p.clone(), try_create(p));
+            }
+            out(&format!("{}\n", Value::Object(m)));
+        }
+        "fds" => out(&format!("{}\n", fds_with_content())),
         _ => usage(),
     }
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const VERSION: &str = concat!(
+    "hako version ",
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("HAKO_COMMIT"),
@@ -17,8 +18,15 @@ const VERSION: &str = concat!(
 );
 
 #[derive(Parser)]
-#[command(name = "hako", version = VERSION, about = "hako: an OCI container runtime (runtime-spec v1.3) with runc's command line")]
+#[command(
+    name = "hako",
+    disable_version_flag = true,
+    about = "hako: an OCI container runtime (runtime-spec v1.3) with runc's command line"
+)]
 struct Cli {
+    /// Print the version (hako version, commit, runtime-spec version)
+    #[arg(short = 'v', long = "version")]
+    version: bool,
     /// Directory for container state (created 0700)
     #[arg(long, global = true, default_value = "/run/hako")]
     root: PathBuf,
@@ -41,7 +49,7 @@ struct Cli {
     #[arg(long = "rootless", hide = true)]
     global_rootless: Option<String>,
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
 #[derive(Args, Clone)]
@@ -144,9 +152,17 @@ fn run(cli: Cli) -> Result<i32, Error> {
     if cli.systemd_cgroup {
         return Err(Error::invalid("--systemd-cgroup: the systemd cgroup driver is not supported; hako manages cgroupfs directly"));
     }
-    let needs_root_dir = matches!(cli.cmd, Cmd::Create { .. } | Cmd::Run { .. });
+    let Some(cmd) = cli.cmd else {
+        if cli.version {
+            println!("{VERSION}");
+            return Ok(0);
+        }
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return Ok(0);
+    };
+    let needs_root_dir = matches!(cmd, Cmd::Create { .. } | Cmd::Run { .. });
     let root = Root::open(&cli.root, needs_root_dir)?;
-    match cli.cmd {
+    match cmd {
         Cmd::Create { c, id } => {
             container::create(&root, &id, &create_opts(&c))?;
             Ok(0)

@@ -171,6 +171,7 @@ fn create_inner(
                     chan: &cchan,
                     listener: listener.as_raw_fd(),
                     no_pivot: opts.no_pivot,
+                    no_new_keyring: opts.no_new_keyring,
                     preserve_fds: opts.preserve_fds,
                     lock_fd: dir.dir.as_raw_fd(),
                 };

@@ -25,6 +25,7 @@ pub struct InitArgs<'a> {
     /// The listening start socket (accept() returns when `hako start` connects).
     pub listener: RawFd,
     pub no_pivot: bool,
+    pub no_new_keyring: bool,
     pub preserve_fds: i32,
     /// The parent's locked state-directory fd: the flock is shared with our inherited copy,
     /// so it must be closed here or the container stays locked while the init waits.
@@ -127,6 +128,9 @@ fn setup(a: &InitArgs) -> Result<Never> {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     nix::unistd::setsid().ctx("setsid")?;
+    if !a.no_new_keyring {
+        join_session_keyring(spec)?;
+    }
     // Device nodes and mount points get exactly the modes asked for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let new_userns =
@@ -258,6 +262,51 @@ fn apply_sysctl(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Write a file under /proc/self through a procfs handle that pathrs verified to be a real
+/// procfs (a fresh private instance where possible), never through the container's /proc,
+/// which a volume could fake (CVE-2019-16884, CVE-2025-52881).
+pub fn proc_self_write(rel: &str, value: &str) -> Result<()> {
+    let proc = pathrs::procfs::ProcfsHandle::new()
+        .map_err(|e| Error::other(format!("open procfs: {e}")))?;
+    let mut f = proc
+        .open(
+            pathrs::procfs::ProcfsBase::ProcSelf,
+            rel,
+            pathrs::flags::OpenFlags::O_WRONLY,
+        )
+        .map_err(|e| Error::other(format!("open /proc/self/{rel}: {e}")))?;
+    f.write_all(value.as_bytes())
+        .with_ctx(|| format!("write /proc/self/{rel}"))
+}
+
+/// A new session keyring per container (as runc), so containers do not share the host's keys.
+/// `--no-new-keyring` keeps the caller's.
+fn join_session_keyring(spec: &Spec) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    const KEYCTL_SETPERM: libc::c_long = 5;
+    let _ = spec;
+    // SAFETY: keyctl with a NULL name creates an anonymous session keyring.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if id < 0 {
+        let e = nix::errno::Errno::last();
+        // Kernels without keys, or a seccomp'd host: carry on as runc does.
+        if matches!(e, nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) {
+            return Ok(());
+        }
+        return Err(Error::sys("keyctl(JOIN_SESSION_KEYRING)", e));
+    }
+    // Possessor: all; user: view/read/write/search/link/setattr (runc's 0x3f3f0000 mask).
+    // SAFETY: keyctl SETPERM on the keyring we just joined.
+    unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, 0x3f3f_0000u32) };
+    Ok(())
+}
+
 fn env_path(env: &[String]) -> String {
     env.iter()
         .find_map(|e| e.strip_prefix("PATH="))
@@ -319,7 +368,7 @@ fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
         rlimits::apply(l)?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        proc_self_write("oom_score_adj", &adj.to_string())
             .with_ctx(|| format!("process.oomScoreAdj: write {adj}"))?;
     }
     // cwd first, as root, then verify we are inside the container (CVE-2024-21626: a leaked
