@@ -6,6 +6,7 @@ use libhako::logging::{self, Format};
 use libhako::state::Root;
 use libhako::{signals, Error};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,6 +76,7 @@ struct CreateArgs {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Cmd {
     /// Create a container: set everything up, the user program waits for `start`
     Create {
@@ -126,6 +128,61 @@ enum Cmd {
         #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// Run a new process inside a running container
+    Exec {
+        /// Path to a process.json (config.md "process") instead of COMMAND
+        #[arg(short = 'p', long)]
+        process: Option<PathBuf>,
+        /// Unix socket that receives the pty master (with --tty)
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Allocate a pty
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Return once the process runs instead of waiting
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Write the process's host pid to this file
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// Working directory inside the container
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Set an environment variable (KEY=VALUE), repeatable
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// UID[:GID] to run as
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Additional group ids, repeatable
+        #[arg(short = 'g', long = "additional-gids")]
+        additional_gids: Vec<u32>,
+        /// Add a capability, repeatable
+        #[arg(short = 'c', long = "cap")]
+        cap: Vec<String>,
+        /// Set no_new_privs
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        /// SELinux label of the process
+        #[arg(long = "process-label")]
+        process_label: Option<String>,
+        /// AppArmor profile of the process
+        #[arg(long)]
+        apparmor: Option<String>,
+        /// Pass N extra fds (3 .. 3+N-1) to the process
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: i32,
+        /// Allow exec in a paused container
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
+        /// Run in this sub-cgroup of the container ([CONTROLLER:]PATH)
+        #[arg(long)]
+        cgroup: Option<String>,
+        id: String,
+        /// The command and its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Write a default config.json into the bundle directory
     Spec {
         /// Bundle directory
@@ -142,6 +199,7 @@ fn create_opts(c: &CreateArgs) -> CreateOpts {
         bundle: c.bundle.clone(),
         pid_file: c.pid_file.clone(),
         console_socket: c.console_socket.clone(),
+        console_fd: None,
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
@@ -190,7 +248,33 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 // SAFETY: prctl with integer arguments.
                 unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
             }
-            let created = container::create(&root, &id, &create_opts(&c))?;
+            let mut opts = create_opts(&c);
+            // A terminal without --console-socket in the foreground: hako receives the pty
+            // master itself and relays the caller's terminal.
+            let pair = if !detach && c.console_socket.is_none() {
+                Some(
+                    std::os::unix::net::UnixStream::pair()
+                        .map_err(|e| Error::io("socketpair", e))?,
+                )
+            } else {
+                None
+            };
+            opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
+            let created = container::create(&root, &id, &opts)?;
+            let master = match &pair {
+                Some((a, b)) if created.terminal => {
+                    let _ = a;
+                    match libhako::console::recv_master(b.as_raw_fd()) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            let _ = container::delete(&root, &id, true);
+                            return Err(e);
+                        }
+                    }
+                }
+                _ => None,
+            };
+            drop(pair);
             if let Err(e) = container::start(&root, &id) {
                 let _ = container::delete(&root, &id, true);
                 return Err(e);
@@ -198,7 +282,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
             if detach {
                 return Ok(0);
             }
-            let code = container::wait_forwarding(&created)?;
+            let code = match &master {
+                Some(m) => libhako::console::relay(m, created.pid, &created.pidfd)?,
+                None => container::wait_forwarding(&created)?,
+            };
             if !keep {
                 container::delete(&root, &id, true)?;
             }
@@ -248,6 +335,51 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(0)
         }
+        Cmd::Exec {
+            process,
+            console_socket,
+            tty,
+            detach,
+            pid_file,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            cap,
+            no_new_privs,
+            process_label,
+            apparmor,
+            preserve_fds,
+            ignore_paused,
+            cgroup,
+            id,
+            command,
+        } => {
+            let o = libhako::exec::ExecOpts {
+                process_file: process,
+                console_socket,
+                tty,
+                detach,
+                pid_file,
+                cwd,
+                env,
+                user,
+                additional_gids,
+                caps: cap,
+                no_new_privs,
+                process_label,
+                apparmor,
+                preserve_fds,
+                ignore_paused,
+                cgroup,
+                args: command,
+            };
+            let e = libhako::exec::exec(&root, &id, &o)?;
+            if detach {
+                return Ok(0);
+            }
+            container::wait_pid_forwarding(e.pid, &e.pidfd)
+        }
         Cmd::Spec { bundle, rootless } => {
             libhako::spec_default::write_default_spec(&bundle, rootless)?;
             Ok(0)
@@ -277,6 +409,13 @@ fn main() -> ExitCode {
         None => None,
     };
     logging::init(file, format, cli.debug);
+    // runc's convention: a failing `exec` exits 255, so callers can tell hako's own failure
+    // from the process's exit code.
+    let fail_code = if matches!(cli.cmd, Some(Cmd::Exec { .. })) {
+        255
+    } else {
+        1
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -284,7 +423,7 @@ fn main() -> ExitCode {
             if logging::logs_to_file() {
                 eprintln!("hako: {e}");
             }
-            ExitCode::from(1)
+            ExitCode::from(fail_code)
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct Bundle {
     pub spec: Spec,
     /// Absolute path of the root filesystem (`root.path` resolved against the bundle).
     pub rootfs: PathBuf,
+    /// config.json as read, kept in the state directory for `exec` (the bundle may change).
+    pub raw: String,
 }
 
 /// Make `p` absolute against the current directory, without resolving symlinks.
@@ -134,7 +136,12 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         }
         Err(e) => return Err(Error::io(format!("root.path: {}", rootfs.display()), e)),
     }
-    Ok(Bundle { dir, spec, rootfs })
+    Ok(Bundle {
+        dir,
+        spec,
+        rootfs,
+        raw: text,
+    })
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub struct CreateOpts {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (used by `run -t` in the foreground, where hako
+    /// itself receives the master and relays the caller's terminal).
+    pub console_fd: Option<std::os::fd::RawFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
@@ -28,6 +31,8 @@ pub struct CreateOpts {
 pub struct Created {
     pub pid: i32,
     pub pidfd: OwnedFd,
+    /// `process.terminal` was true (the pty master went to the console socket).
+    pub terminal: bool,
 }
 
 /// Everything create did on the host, undone in reverse if a later step fails.
@@ -68,21 +73,16 @@ pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
     crate::id::validate_id(id)?;
     let b = bundle::load(&opts.bundle)?;
     t.step("load bundle");
-    if b.spec
+    let terminal = b
+        .spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
-        .unwrap_or(false)
-        && opts.console_socket.is_none()
-    {
+        .unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
         return Err(Error::config(
             "process.terminal",
-            "a terminal was requested but no --console-socket was given (terminals are not supported yet)",
-        ));
-    }
-    if opts.console_socket.is_some() {
-        return Err(Error::invalid(
-            "--console-socket: terminals are not supported yet",
+            "true requires --console-socket to receive the pty master",
         ));
     }
     let plan = Plan::from_spec(&b.spec)?;
@@ -142,6 +142,20 @@ fn create_inner(
         .as_ref()
         .ok_or_else(|| Error::other("internal: no state directory"))?;
     let listener = bind_start_socket(dir)?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match (&opts.console_socket, terminal) {
+        (Some(p), true) => Some(crate::console::connect(p)?),
+        _ => None,
+    };
+    let console_fd =
+        console
+            .as_ref()
+            .map(|c| c.as_raw_fd())
+            .or(if terminal { opts.console_fd } else { None });
     let (pchan, cchan) = sync::pair()?;
     let cgroup_dir = match &undo.placement.unified {
         Some(p) => Some(
@@ -172,6 +186,7 @@ fn create_inner(
                     listener: listener.as_raw_fd(),
                     no_pivot: opts.no_pivot,
                     no_new_keyring: opts.no_new_keyring,
+                    console_sock: console_fd,
                     preserve_fds: opts.preserve_fds,
                     lock_fd: dir.dir.as_raw_fd(),
                 };
@@ -181,6 +196,7 @@ fn create_inner(
         };
     drop(cchan);
     drop(listener);
+    drop(console);
     undo.procs.push((cpid, cpidfd));
     t.step("cloned");
     if plan.two_step() {
@@ -260,6 +276,8 @@ fn create_inner(
             .as_ref()
             .and_then(|h| serde_json::to_value(h).ok()),
     };
+    let cfg = dir.path.join(state::CONFIG_FILE);
+    std::fs::write(&cfg, &b.raw).with_ctx(|| format!("write {}", cfg.display()))?;
     dir.save(&st)?;
     if let Some(pf) = &opts.pid_file {
         state::write_pid_file(pf, pid)?;
@@ -273,7 +291,11 @@ fn create_inner(
         .ok_or_else(|| Error::other("internal: no init process"))?;
     undo.procs.clear();
     undo.placement = Placement::default();
-    Ok(Created { pid, pidfd })
+    Ok(Created {
+        pid,
+        pidfd,
+        terminal,
+    })
 }
 
 trait DirOpen {
@@ -473,6 +495,12 @@ pub fn exit_code(status: i32) -> i32 {
 
 /// `run` in the foreground: wait for the init, forwarding signals, and return its exit code.
 pub fn wait_forwarding(c: &Created) -> Result<i32> {
+    wait_pid_forwarding(c.pid, &c.pidfd)
+}
+
+/// Wait for `pid` (our child, or reparented to us as subreaper) through its pidfd, forwarding
+/// the usual terminal and job-control signals to it; returns its exit code.
+pub fn wait_pid_forwarding(pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     let mut set = SigSet::empty();
@@ -493,7 +521,7 @@ pub fn wait_forwarding(c: &Created) -> Result<i32> {
     loop {
         let mut fds = [
             libc::pollfd {
-                fd: c.pidfd.as_raw_fd(),
+                fd: pidfd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -514,14 +542,14 @@ pub fn wait_forwarding(c: &Created) -> Result<i32> {
         }
         if fds[1].revents != 0 {
             while let Ok(Some(info)) = sfd.read_signal() {
-                let _ = process::pidfd_send_signal(c.pidfd.as_raw_fd(), info.ssi_signo as i32);
+                let _ = process::pidfd_send_signal(pidfd.as_raw_fd(), info.ssi_signo as i32);
             }
         }
         if fds[0].revents != 0 {
             let mut status = 0;
             // SAFETY: waitpid on our child (or a child reparented to us as subreaper).
-            let r = unsafe { libc::waitpid(c.pid, &mut status, libc::__WALL) };
-            if r == c.pid {
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+            if r == pid {
                 return Ok(exit_code(status));
             }
             return Err(Error::sys("waitpid", nix::errno::Errno::last()));

@@ -26,6 +26,8 @@ pub struct InitArgs<'a> {
     pub listener: RawFd,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The connected `--console-socket`, when `process.terminal` is true.
+    pub console_sock: Option<RawFd>,
     pub preserve_fds: i32,
     /// The parent's locked state-directory fd: the flock is shared with our inherited copy,
     /// so it must be closed here or the container stays locked while the init waits.
@@ -46,7 +48,7 @@ pub fn child_main(a: &InitArgs) -> ! {
     }
 }
 
-enum Never {}
+pub enum Never {}
 
 fn run(a: &InitArgs) -> Result<Never> {
     let new_userns = a.plan.creates(LinuxNamespaceType::User);
@@ -190,6 +192,14 @@ fn setup(a: &InitArgs) -> Result<Never> {
         .ok_or_else(|| Error::config("process", "required to create a container"))?;
     let args = process.args().as_deref().unwrap_or(&[]);
     let env = process.env().as_deref().unwrap_or(&[]);
+    if let Some(sock) = a.console_sock {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup(sock, size, true)?;
+        // SAFETY: the socket is not needed any more.
+        unsafe { libc::close(sock) };
+    }
     let exe = find_executable(
         args.first().map(String::as_str).unwrap_or(""),
         env,
@@ -359,11 +369,22 @@ pub fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf
 /// The last steps, after `start`: rlimits, user, capabilities, no_new_privs, fds, cwd,
 /// signals, execve.
 fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
-    let spec = a.spec;
-    let process = spec
+    let process = a
+        .spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "required"))?;
+    finish_and_exec(process, exe, a.preserve_fds)
+}
+
+/// The steps every container process takes last, the init at `start` and `exec`'d processes
+/// alike: rlimits, oom_score_adj, cwd (verified), capabilities and user, umask, no_new_privs,
+/// fds, signals, execve.
+pub fn finish_and_exec(
+    process: &oci_spec::runtime::Process,
+    exe: &Path,
+    preserve_fds: i32,
+) -> Result<Never> {
     if let Some(l) = process.rlimits() {
         rlimits::apply(l)?;
     }
@@ -411,7 +432,7 @@ fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
             ));
         }
     }
-    close_fds(a.preserve_fds)?;
+    close_fds(preserve_fds)?;
     let args: Vec<CString> = process
         .args()
         .iter()

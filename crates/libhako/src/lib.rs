@@ -6,9 +6,11 @@
 pub mod bundle;
 pub mod caps;
 pub mod cgroups;
+pub mod console;
 pub mod container;
 pub mod devices;
 pub mod error;
+pub mod exec;
 pub mod hooks;
 pub mod id;
 pub mod init;

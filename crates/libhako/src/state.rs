@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const START_SOCKET: &str = "start.sock";
+/// The container's config.json as it was at create (for `exec`).
+pub const CONFIG_FILE: &str = "config.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
