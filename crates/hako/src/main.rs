@@ -10,6 +10,19 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` panics when stdout is closed (`hako list | head`); hako never panics on I/O.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 const VERSION: &str = concat!(
     "hako version ",
     env!("CARGO_PKG_VERSION"),
@@ -183,6 +196,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Print the features document (features.md): what this hako supports
+    Features,
     /// Write a default config.json into the bundle directory
     Spec {
         /// Bundle directory
@@ -203,6 +218,16 @@ fn create_opts(c: &CreateArgs) -> CreateOpts {
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
+        listen_fds: listen_fds(),
+    }
+}
+
+/// systemd socket activation: LISTEN_FDS counts fds from 3, meant for us if LISTEN_PID is our pid.
+fn listen_fds() -> i32 {
+    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    match std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<i32>().ok()) {
+        Some(n) if pid_ok && n > 0 => n,
+        _ => 0,
     }
 }
 
@@ -212,7 +237,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     }
     let Some(cmd) = cli.cmd else {
         if cli.version {
-            println!("{VERSION}");
+            outln!("{VERSION}");
             return Ok(0);
         }
         let _ = <Cli as clap::CommandFactory>::command().print_help();
@@ -228,7 +253,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Cmd::Start { id } => container::start(&root, &id).map(|_| 0),
         Cmd::State { id } => {
             let s = container::state(&root, &id)?;
-            println!("{s}");
+            outln!("{s}");
             Ok(0)
         }
         Cmd::Kill { all, id, signal } => {
@@ -380,6 +405,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }
             container::wait_pid_forwarding(e.pid, &e.pidfd)
         }
+        Cmd::Features => {
+            let f = libhako::features::features();
+            outln!("{}", serde_json::to_string_pretty(&f).unwrap_or_default());
+            Ok(0)
+        }
         Cmd::Spec { bundle, rootless } => {
             libhako::spec_default::write_default_spec(&bundle, rootless)?;
             Ok(0)
@@ -402,7 +432,7 @@ fn main() -> ExitCode {
         {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("hako: open log file {}: {e}", p.display());
+                errln!("hako: open log file {}: {e}", p.display());
                 return ExitCode::from(1);
             }
         },
@@ -421,7 +451,7 @@ fn main() -> ExitCode {
         Err(e) => {
             logging::log(tracing::Level::ERROR, e.message());
             if logging::logs_to_file() {
-                eprintln!("hako: {e}");
+                errln!("hako: {e}");
             }
             ExitCode::from(fail_code)
         }

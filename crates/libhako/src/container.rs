@@ -25,6 +25,9 @@ pub struct CreateOpts {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Socket activation: fds passed by systemd (LISTEN_FDS), kept open as 3..3+N and announced
+    /// to the container with LISTEN_FDS=N, LISTEN_PID=1 (as runc does).
+    pub listen_fds: i32,
 }
 
 /// A container created by this process (for `run`, which keeps waiting on it).
@@ -71,7 +74,15 @@ fn hooks_state_json(id: &str, status: &str, pid: i32, b: &Bundle) -> String {
 pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
     let mut t = StepTimer::new("create");
     crate::id::validate_id(id)?;
-    let b = bundle::load(&opts.bundle)?;
+    let mut b = bundle::load(&opts.bundle)?;
+    if opts.listen_fds > 0 {
+        if let Some(p) = b.spec.process_mut().as_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+            env.push("LISTEN_PID=1".to_string());
+            p.set_env(Some(env));
+        }
+    }
     t.step("load bundle");
     let terminal = b
         .spec
@@ -178,6 +189,8 @@ fn create_inner(
             Forked::Child => {
                 drop(pchan);
                 let args = InitArgs {
+                    id,
+                    bundle: &b.dir,
                     spec,
                     rootfs: &b.rootfs,
                     plan,
@@ -187,7 +200,7 @@ fn create_inner(
                     no_pivot: opts.no_pivot,
                     no_new_keyring: opts.no_new_keyring,
                     console_sock: console_fd,
-                    preserve_fds: opts.preserve_fds,
+                    preserve_fds: opts.preserve_fds + opts.listen_fds.max(0),
                     lock_fd: dir.dir.as_raw_fd(),
                 };
                 init::child_main(&args)
@@ -340,7 +353,12 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
     {
         if let Some(ps) = h.poststart() {
             let js = serde_json::to_string(&st.public(Status::Running)).unwrap_or_default();
-            crate::hooks::run_all("poststart", ps, &js)?;
+            if let Err(e) = crate::hooks::run_all("poststart", ps, &js) {
+                // runtime.md "Lifecycle" step 9: stop the container and destroy it.
+                stop_init(&st);
+                let _ = destroy(dir, &st);
+                return Err(e);
+            }
         }
     }
     Ok(())

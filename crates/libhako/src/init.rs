@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
@@ -153,6 +155,15 @@ fn setup(a: &InitArgs) -> Result<Never> {
         a.chan.send(&Msg::ReadyForHooks)?;
         a.chan.expect(&Msg::HooksDone, "hako create")?;
     }
+    // createContainer: in the container's namespaces, before pivot_root, so the path still
+    // resolves in the runtime's mount view (config.md "createContainer Hooks").
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
+        crate::hooks::run_all("createContainer", h, &container_state_json(a, "creating"))?;
+    }
     if let Some(linux) = spec.linux() {
         if let Some(m) = linux.masked_paths() {
             rootfs::mask_paths(&root, m, &dev_null)?;
@@ -211,7 +222,16 @@ fn setup(a: &InitArgs) -> Result<Never> {
     let conn = accept(a.listener)?;
     // SAFETY: the listener is ours; nothing else uses it after this.
     unsafe { libc::close(a.listener) };
-    match exec_user(a, &exe, &conn) {
+    // startContainer: after pivot_root, resolved and run in the container.
+    let started = match spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
+        Some(h) => crate::hooks::run_all("startContainer", h, &container_state_json(a, "created")),
+        None => Ok(()),
+    };
+    match started.and_then(|_| exec_user(a, &exe, &conn)) {
         Ok(n) => match n {},
         Err(e) => {
             let mut f = File::from(conn);
@@ -220,6 +240,20 @@ fn setup(a: &InitArgs) -> Result<Never> {
             unsafe { libc::_exit(127) }
         }
     }
+}
+
+/// The state document for hooks run in the container's namespaces: the pid is the one the
+/// container sees (runtime.md "State").
+fn container_state_json(a: &InitArgs, status: &str) -> String {
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "id": a.id,
+        "status": status,
+        "pid": std::process::id(),
+        "bundle": a.bundle,
+        "annotations": a.spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
 }
 
 fn accept(listener: RawFd) -> Result<OwnedFd> {

@@ -11,6 +11,7 @@ pub mod container;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod init;
