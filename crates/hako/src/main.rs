@@ -198,6 +198,12 @@ enum Cmd {
     },
     /// Print the features document (features.md): what this hako supports
     Features,
+    /// Check a bundle against the spec and this host; print every problem, create nothing
+    Check {
+        /// Path to the bundle directory
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+    },
     /// Write a default config.json into the bundle directory
     Spec {
         /// Bundle directory
@@ -224,8 +230,14 @@ fn create_opts(c: &CreateArgs) -> CreateOpts {
 
 /// systemd socket activation: LISTEN_FDS counts fds from 3, meant for us if LISTEN_PID is our pid.
 fn listen_fds() -> i32 {
-    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    match std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<i32>().ok()) {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    match std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+    {
         Some(n) if pid_ok && n > 0 => n,
         _ => 0,
     }
@@ -404,6 +416,28 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 return Ok(0);
             }
             container::wait_pid_forwarding(e.pid, &e.pidfd)
+        }
+        Cmd::Check { bundle } => {
+            let findings = libhako::check::check_bundle(&bundle);
+            let mut errors = 0;
+            for f in &findings {
+                let level = match f.severity {
+                    libhako::check::Severity::Error => {
+                        errors += 1;
+                        "error"
+                    }
+                    libhako::check::Severity::Warning => "warning",
+                };
+                outln!("{level}: {}", f.problem);
+            }
+            if errors > 0 {
+                return Err(Error::invalid(format!(
+                    "{errors} problem(s) in bundle {}",
+                    bundle.display()
+                )));
+            }
+            outln!("ok: bundle {} can run here", bundle.display());
+            Ok(0)
         }
         Cmd::Features => {
             let f = libhako::features::features();

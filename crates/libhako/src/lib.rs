@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod caps;
 pub mod cgroups;
+pub mod check;
 pub mod console;
 pub mod container;
 pub mod devices;
