@@ -5,6 +5,10 @@ set -euo pipefail
 need=()
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
 command -v ip >/dev/null || need+=(iproute2)
+[ -f /usr/include/seccomp.h ] || need+=(libseccomp-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v script >/dev/null || need+=(bsdutils)
+command -v ps >/dev/null || need+=(procps)
 [ -x /usr/bin/time ] || need+=(time)
 command -v python3 >/dev/null || need+=(python3)
 if [ "${HAKO_WITH_PEERS:-0}" = 1 ]; then

@@ -198,6 +198,79 @@ enum Cmd {
     },
     /// Print the features document (features.md): what this hako supports
     Features,
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// List the processes of a container
+    Ps {
+        /// Output format: table or json (the host pids)
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options for ps(1) (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print resource usage statistics and OOM events as JSON lines
+    Events {
+        /// Print one statistics event and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics events (e.g. 5s, 500ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Change the resource limits of a running container
+    Update {
+        /// A linux.resources JSON document, or - for stdin
+        #[arg(short = 'r', long)]
+        resources: Option<String>,
+        /// Block IO weight (10-1000)
+        #[arg(long = "blkio-weight")]
+        blkio_weight: Option<u16>,
+        /// CPU CFS period (microseconds)
+        #[arg(long = "cpu-period")]
+        cpu_period: Option<u64>,
+        /// CPU CFS quota (microseconds, -1 for none)
+        #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+        cpu_quota: Option<i64>,
+        /// CPU shares (relative weight)
+        #[arg(long = "cpu-share", alias = "cpu-shares")]
+        cpu_share: Option<u64>,
+        /// CPU realtime period (microseconds)
+        #[arg(long = "cpu-rt-period")]
+        cpu_rt_period: Option<u64>,
+        /// CPU realtime runtime (microseconds)
+        #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+        cpu_rt_runtime: Option<i64>,
+        /// CPUs to allow (0-3, 0,1)
+        #[arg(long = "cpuset-cpus")]
+        cpuset_cpus: Option<String>,
+        /// Memory nodes to allow
+        #[arg(long = "cpuset-mems")]
+        cpuset_mems: Option<String>,
+        /// Kernel memory limit (deprecated)
+        #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+        kernel_memory: Option<String>,
+        /// Kernel TCP memory limit (deprecated)
+        #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+        kernel_memory_tcp: Option<String>,
+        /// Memory limit (bytes, or with k/m/g suffix; -1 for none)
+        #[arg(long, allow_hyphen_values = true)]
+        memory: Option<String>,
+        /// Memory soft limit
+        #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+        memory_reservation: Option<String>,
+        /// Memory plus swap limit
+        #[arg(long = "memory-swap", allow_hyphen_values = true)]
+        memory_swap: Option<String>,
+        /// Maximum number of pids (-1 for none)
+        #[arg(long = "pids-limit", allow_hyphen_values = true)]
+        pids_limit: Option<i64>,
+        id: String,
+    },
     /// Check a bundle against the spec and this host; print every problem, create nothing
     Check {
         /// Path to the bundle directory
@@ -225,6 +298,143 @@ fn create_opts(c: &CreateArgs) -> CreateOpts {
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
         listen_fds: listen_fds(),
+    }
+}
+
+/// Byte sizes as runc takes them: a number with an optional k/m/g/t suffix (powers of 1024),
+/// or -1 for "no limit".
+fn parse_bytes(flag: &str, s: &str) -> Result<i64, Error> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("{flag} {s:?}: not a size")))?;
+    if n < 0.0 {
+        return Err(Error::invalid(format!(
+            "{flag} {s:?}: must not be negative (use -1 for no limit)"
+        )));
+    }
+    Ok((n * mul as f64) as i64)
+}
+
+/// `ps` in table form: run ps(1) on the host and keep the header and the container's rows.
+fn ps_table(pids: &[i32], args: &[String]) -> Result<(), Error> {
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| Error::io("run ps", e))?;
+    if !out.status.success() {
+        return Err(Error::other(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::invalid("ps: the output has no PID column"))?;
+    outln!("{header}");
+    for l in lines {
+        if let Some(pid) = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            if pids.contains(&pid) {
+                outln!("{l}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Go-style duration: 5s, 500ms, 1m, 1.5s.
+fn parse_duration(s: &str) -> Result<std::time::Duration, Error> {
+    let bad = || {
+        Error::invalid(format!(
+            "--interval {s:?}: expected a duration like 5s or 500ms"
+        ))
+    };
+    let t = s.trim();
+    let (num, unit) = t
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| (&t[..i], &t[i..]))
+        .unwrap_or((t, "s"));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if secs <= 0.0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// `events`: statistics every interval and OOM notifications, as runc's JSON lines, until the
+/// container stops. With `--stats`, one statistics event.
+fn events(root: &Root, id: &str, once: bool, interval: &str) -> Result<i32, Error> {
+    let every = parse_duration(interval)?;
+    let (paths, status) = container::cgroup_paths(root, id)?;
+    if status == libhako::state::Status::Stopped {
+        return Err(Error::state(format!(
+            "container {id:?} is not running (container not running)"
+        )));
+    }
+    if once {
+        outln!("{}", libhako::cgroups::stats_event(id, &paths));
+        return Ok(0);
+    }
+    let mut watcher = libhako::cgroups::OomWatcher::new(&paths).ok();
+    let mut next = std::time::Instant::now();
+    loop {
+        let now = std::time::Instant::now();
+        if now >= next {
+            if container::cgroup_paths(root, id)
+                .map(|(_, s)| s == libhako::state::Status::Stopped)
+                .unwrap_or(true)
+            {
+                return Ok(0);
+            }
+            outln!("{}", libhako::cgroups::stats_event(id, &paths));
+            next = now + every;
+        }
+        let wait = next.saturating_duration_since(std::time::Instant::now());
+        match watcher.as_mut() {
+            Some(w) => match w.wait(Some(wait))? {
+                libhako::cgroups::stats::OomEvent::Oom => {
+                    outln!("{}", serde_json::json!({"type": "oom", "id": id}));
+                }
+                libhako::cgroups::stats::OomEvent::Gone => return Ok(0),
+                _ => {}
+            },
+            None => std::thread::sleep(wait),
+        }
     }
 }
 
@@ -438,6 +648,119 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }
             outln!("ok: bundle {} can run here", bundle.display());
             Ok(0)
+        }
+        Cmd::Pause { id } => container::pause(&root, &id).map(|_| 0),
+        Cmd::Resume { id } => container::resume(&root, &id).map(|_| 0),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::pids(&root, &id)?;
+            if format == "json" {
+                outln!(
+                    "{}",
+                    serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
+                );
+                return Ok(0);
+            }
+            ps_table(&pids, &ps_args)?;
+            Ok(0)
+        }
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => events(&root, &id, stats, &interval),
+        Cmd::Update {
+            resources,
+            blkio_weight,
+            cpu_period,
+            cpu_quota,
+            cpu_share,
+            cpu_rt_period,
+            cpu_rt_runtime,
+            cpuset_cpus,
+            cpuset_mems,
+            kernel_memory,
+            kernel_memory_tcp,
+            memory,
+            memory_reservation,
+            memory_swap,
+            pids_limit,
+            id,
+        } => {
+            let mut v: serde_json::Value = match resources.as_deref() {
+                None => serde_json::json!({}),
+                Some(src) => {
+                    let text = if src == "-" {
+                        let mut t = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                            .map_err(|e| Error::io("--resources: read stdin", e))?;
+                        t
+                    } else {
+                        std::fs::read_to_string(src)
+                            .map_err(|e| Error::io(format!("--resources {src}"), e))?
+                    };
+                    serde_json::from_str(&text)
+                        .map_err(|e| Error::invalid(format!("--resources: malformed JSON: {e}")))?
+                }
+            };
+            let mut set = |section: &str, key: &str, val: serde_json::Value| {
+                if !v.is_object() {
+                    v = serde_json::json!({});
+                }
+                let sec = v.as_object_mut().map(|o| {
+                    o.entry(section.to_string())
+                        .or_insert_with(|| serde_json::json!({}))
+                });
+                if let Some(serde_json::Value::Object(m)) = sec {
+                    m.insert(key.to_string(), val);
+                }
+            };
+            if let Some(w) = blkio_weight {
+                set("blockIO", "weight", w.into());
+            }
+            if let Some(x) = cpu_period {
+                set("cpu", "period", x.into());
+            }
+            if let Some(x) = cpu_quota {
+                set("cpu", "quota", x.into());
+            }
+            if let Some(x) = cpu_share {
+                set("cpu", "shares", x.into());
+            }
+            if let Some(x) = cpu_rt_period {
+                set("cpu", "realtimePeriod", x.into());
+            }
+            if let Some(x) = cpu_rt_runtime {
+                set("cpu", "realtimeRuntime", x.into());
+            }
+            if let Some(x) = cpuset_cpus {
+                set("cpu", "cpus", x.into());
+            }
+            if let Some(x) = cpuset_mems {
+                set("cpu", "mems", x.into());
+            }
+            for (flag, key, val) in [
+                ("--memory", "limit", memory),
+                ("--memory-reservation", "reservation", memory_reservation),
+                ("--memory-swap", "swap", memory_swap),
+                ("--kernel-memory", "kernel", kernel_memory),
+                ("--kernel-memory-tcp", "kernelTCP", kernel_memory_tcp),
+            ] {
+                if let Some(x) = val {
+                    set("memory", key, parse_bytes(flag, &x)?.into());
+                }
+            }
+            if let Some(x) = pids_limit {
+                set("pids", "limit", x.into());
+            }
+            let r: libhako::oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(v)
+                .map_err(|e| {
+                    Error::config(format!("linux.resources.{}", e.path()), e.into_inner())
+                })?;
+            container::update(&root, &id, &r).map(|_| 0)
         }
         Cmd::Features => {
             let f = libhako::features::features();

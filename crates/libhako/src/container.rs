@@ -148,6 +148,11 @@ fn create_inner(
     let linux = spec.linux().as_ref();
     undo.placement = cgroups::prepare(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     t.step("cgroups prepared");
+    // Limits are in force before the init joins (and so before any user code runs). Applied
+    // even without `resources`: the default device rules come from here.
+    let res = linux.map(cgroups::effective_resources).unwrap_or_default();
+    cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
+    t.step("cgroup resources");
     let dir = undo
         .dir
         .as_ref()
@@ -573,4 +578,55 @@ pub fn wait_pid_forwarding(pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             return Err(Error::sys("waitpid", nix::errno::Errno::last()));
         }
     }
+}
+
+/// `pause`: freeze every process of the container (v1 freezer, v2 cgroup.freeze).
+pub fn pause(root: &Root, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    match st.status() {
+        Status::Running | Status::Created => cgroups::freeze(&st.cgroup_paths),
+        s => Err(Error::state(format!(
+            "cannot pause container {id:?}: it is {s}"
+        ))),
+    }
+}
+
+/// `resume`: thaw a paused container.
+pub fn resume(root: &Root, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    match st.status() {
+        Status::Paused => cgroups::thaw_checked(&st.cgroup_paths),
+        s => Err(Error::state(format!(
+            "cannot resume container {id:?}: it is {s}, not paused"
+        ))),
+    }
+}
+
+/// `update`: change the resources of a live container.
+pub fn update(root: &Root, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    if st.status() == Status::Stopped {
+        return Err(Error::state(format!(
+            "cannot update container {id:?}: container not running"
+        )));
+    }
+    cgroups::update(&st.cgroup_paths, r)
+}
+
+/// `ps`: the host pids of every process in the container's cgroup.
+pub fn pids(root: &Root, id: &str) -> Result<Vec<i32>> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    Ok(cgroups::pids(&st.cgroup_paths))
+}
+
+/// The cgroup paths and status of a container (for `events`).
+pub fn cgroup_paths(root: &Root, id: &str) -> Result<(Vec<PathBuf>, Status)> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = st.status();
+    Ok((st.cgroup_paths.clone(), status))
 }

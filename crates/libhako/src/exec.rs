@@ -358,7 +358,9 @@ fn child(
     // hako's code is about to run inside the container's namespaces (CVE-2019-5736).
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    crate::procattr::affinity_initial(process)?;
     chan.expect(&Msg::Go, "hako exec")?;
+    crate::procattr::affinity_final(process)?;
     if flags != 0 {
         // SAFETY: setns with the init's pidfd: joins all these namespaces at once.
         if unsafe { libc::setns(init_fd, flags) } != 0 {
@@ -386,5 +388,5 @@ fn child(
         env,
         process.cwd(),
     )?;
-    init::finish_and_exec(process, &exe, preserve_fds)
+    init::finish_and_exec(Some(_spec), process, &exe, preserve_fds)
 }

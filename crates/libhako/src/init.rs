@@ -63,7 +63,14 @@ fn run(a: &InitArgs) -> Result<Never> {
         }
         a.chan.send(&Msg::Unshared)?;
     }
+    let process = a.spec.process().as_ref();
+    if let Some(p) = process {
+        crate::procattr::affinity_initial(p)?;
+    }
     a.chan.expect(&Msg::Go, "hako create")?;
+    if let Some(p) = process {
+        crate::procattr::affinity_final(p)?;
+    }
     if new_userns {
         // Become root of the new user namespace now that the maps exist.
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
@@ -408,17 +415,19 @@ fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "required"))?;
-    finish_and_exec(process, exe, a.preserve_fds)
+    finish_and_exec(Some(a.spec), process, exe, a.preserve_fds)
 }
 
 /// The steps every container process takes last, the init at `start` and `exec`'d processes
 /// alike: rlimits, oom_score_adj, cwd (verified), capabilities and user, umask, no_new_privs,
 /// fds, signals, execve.
 pub fn finish_and_exec(
+    spec: Option<&Spec>,
     process: &oci_spec::runtime::Process,
     exe: &Path,
     preserve_fds: i32,
 ) -> Result<Never> {
+    crate::procattr::apply(spec, process)?;
     if let Some(l) = process.rlimits() {
         rlimits::apply(l)?;
     }

@@ -18,6 +18,7 @@ pub mod id;
 pub mod init;
 pub mod logging;
 pub mod namespaces;
+pub mod procattr;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
@@ -30,6 +31,7 @@ pub mod utils;
 pub mod validate;
 
 pub use error::{Context, Error, ErrorKind, Result};
+pub use oci_spec;
 
 /// The runtime-spec version this runtime implements.
 pub const OCI_VERSION: &str = "1.3.0";

@@ -1,11 +1,24 @@
 //! Cgroups (config-linux.md "Control groups"): placement of the container's init in its cgroup
 //! before any user code runs, and removal at delete. v1 (including hybrid hosts) and v2 have a
-//! module each; resource limits slot in here.
+//! module each. `linux.resources`: [`apply`] at create, [`update`] for `hako update`;
+//! [`freeze`]/[`thaw`], [`stats`], [`oom_count`]/[`OomWatcher`] for pause/resume/events.
+//! The v1→v2 conversions are documented in docs/cgroups.md.
 use crate::{Context, Error, Result};
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxResources};
 use std::path::{Path, PathBuf};
 
+pub mod conv;
+pub mod devices_bpf;
+pub mod resources;
+pub mod resources_v1;
+pub mod resources_v2;
+pub mod stats;
+#[cfg(test)]
+mod tests;
 pub mod v1;
 pub mod v2;
+
+pub use stats::{oom_count, stats, stats_event, OomWatcher};
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
@@ -147,16 +160,162 @@ pub fn remove(created: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Thaw a frozen cgroup (before killing: frozen tasks cannot die).
+/// The resources to apply for a container: `linux.resources`, plus an allow rule (rwm) for
+/// every device node of `linux.devices` (runc does the same), so the devices the runtime
+/// creates are usable. Pass the result to [`apply`].
+pub fn effective_resources(linux: &Linux) -> LinuxResources {
+    let mut r = linux.resources().clone().unwrap_or_default();
+    let mut rules: Vec<LinuxDeviceCgroup> = r.devices().clone().unwrap_or_default();
+    for d in linux.devices().iter().flatten() {
+        let mut rule = LinuxDeviceCgroup::default();
+        rule.set_allow(true);
+        rule.set_typ(Some(d.typ()));
+        rule.set_major(Some(d.major()));
+        rule.set_minor(Some(d.minor()));
+        rule.set_access(Some("rwm".into()));
+        rules.push(rule);
+    }
+    r.set_devices(Some(rules));
+    r
+}
+
+/// Apply `linux.resources` to the freshly created cgroup(s), before the init joins them (so
+/// limits, cpuset and the device filter are in force before any container code runs). On v2
+/// the controllers are first enabled in every ancestor's cgroup.subtree_control. Everything is
+/// validated before the first write. The device rules are always set (default deny + defaults)
+/// even if `r.devices` is empty. On error the caller removes the directories
+/// (`remove(&p.created)`): nothing else is left behind.
+///
+/// `pid_ns_private` is accepted for the caller's convenience and currently unused.
+pub fn apply(p: &Placement, r: &LinuxResources, pid_ns_private: bool) -> Result<()> {
+    let _ = pid_ns_private;
+    resources::validate_common(r)?;
+    match &p.unified {
+        Some(dir) => resources_v2::apply(dir, r, true),
+        None => resources_v1::apply(&p.paths, r, true),
+    }
+}
+
+/// `hako update`: apply the fields set in `r` to a live container's cgroups (devices only if
+/// `r.devices` is set). With v1 memory limits, the memsw/limit write order is chosen so that
+/// raising and lowering both work.
+pub fn update(paths: &[PathBuf], r: &LinuxResources) -> Result<()> {
+    resources::validate_common(r)?;
+    match detect() {
+        Mode::Unified => {
+            let dir = paths
+                .first()
+                .ok_or_else(|| Error::state("the container has no cgroup"))?;
+            resources_v2::apply(dir, r, false)
+        }
+        Mode::Legacy => resources_v1::apply(paths, r, false),
+    }
+}
+
+/// How long freeze/thaw wait for the state to settle.
+const FREEZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Freeze every task in the container (`pause`): v1 freezer.state FROZEN, v2 cgroup.freeze 1,
+/// waiting (bounded) until the kernel reports the cgroup frozen. On timeout the cgroup is
+/// thawed again and an error returned.
+pub fn freeze(paths: &[PathBuf]) -> Result<()> {
+    set_frozen(paths, true).inspect_err(|_| {
+        let _ = set_frozen(paths, false);
+    })
+}
+
+/// Thaw a frozen cgroup (before killing: frozen tasks cannot die). Best effort; see
+/// [`thaw_checked`] for `resume`.
 pub fn thaw(paths: &[PathBuf]) {
+    if let Err(e) = set_frozen(paths, false) {
+        tracing::warn!("thaw: {e}");
+    }
+}
+
+/// Thaw, waiting until the kernel reports the cgroup thawed (`resume`).
+pub fn thaw_checked(paths: &[PathBuf]) -> Result<()> {
+    set_frozen(paths, false)
+}
+
+fn set_frozen(paths: &[PathBuf], frozen: bool) -> Result<()> {
     for dir in paths {
         let f = dir.join("freezer.state");
         if f.exists() {
-            let _ = std::fs::write(&f, "THAWED");
+            return freeze_v1(&f, frozen);
         }
         let f = dir.join("cgroup.freeze");
         if f.exists() {
-            let _ = std::fs::write(&f, "0");
+            return freeze_v2(dir, frozen);
         }
+    }
+    if frozen {
+        Err(Error::other("the container has no freezer cgroup"))
+    } else {
+        Ok(())
+    }
+}
+
+fn freeze_v1(f: &Path, frozen: bool) -> Result<()> {
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_micros(100);
+    let mut n = 0u32;
+    loop {
+        // Re-writing kicks a freeze that got stuck in FREEZING (tasks that were forking).
+        if n.is_multiple_of(10) {
+            resources::write_file(f, want)
+                .map_err(|e| Error::io(format!("write {want} to {}", f.display()), e))?;
+        }
+        n += 1;
+        let cur = resources::read(f).unwrap_or_default();
+        if cur == want {
+            return Ok(());
+        }
+        if start.elapsed() > FREEZE_TIMEOUT {
+            return Err(Error::other(format!(
+                "{}: still {cur} after {:?} (wanted {want})",
+                f.display(),
+                FREEZE_TIMEOUT
+            )));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(std::time::Duration::from_millis(10));
+    }
+}
+
+fn freeze_v2(dir: &Path, frozen: bool) -> Result<()> {
+    use std::os::fd::AsFd;
+    let f = dir.join("cgroup.freeze");
+    resources::write_file(&f, if frozen { "1" } else { "0" })
+        .map_err(|e| Error::io(format!("write {}", f.display()), e))?;
+    let ev = dir.join("cgroup.events");
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    let file =
+        std::fs::File::open(&ev).map_err(|e| Error::io(format!("open {}", ev.display()), e))?;
+    let start = std::time::Instant::now();
+    loop {
+        let mut buf = [0u8; 256];
+        let n = nix::sys::uio::pread(&file, &mut buf, 0).ctx(format!("read {}", ev.display()))?;
+        if String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .any(|l| l.trim() == want)
+        {
+            return Ok(());
+        }
+        let left = FREEZE_TIMEOUT.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(Error::other(format!(
+                "{}: no \"{want}\" after {:?}",
+                ev.display(),
+                FREEZE_TIMEOUT
+            )));
+        }
+        // cgroup.events signals changes with POLLPRI (kernfs_notify).
+        let mut fds = [nix::poll::PollFd::new(
+            file.as_fd(),
+            nix::poll::PollFlags::POLLPRI,
+        )];
+        let ms = left.as_millis().min(100) as u16;
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
     }
 }

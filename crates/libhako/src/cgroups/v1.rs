@@ -116,8 +116,50 @@ pub fn prepare(rel: &Path) -> Result<Placement> {
         }
         p.paths.push(dir);
     }
+    // Hybrid host: a cgroup2 mount that owns controllers (e.g. hugetlb) gets a directory too,
+    // so those limits apply; `enter` joins it like the v1 ones.
+    if let Some(m) = unified_mount() {
+        let owns = std::fs::read_to_string(m.join("cgroup.controllers"))
+            .map(|s| !s.trim().is_empty())
+            .unwrap_or(false);
+        if owns {
+            let abs = if rel.is_absolute() {
+                rel.to_path_buf()
+            } else {
+                own_unified_cgroup().join(rel)
+            };
+            let dir = m.join(abs.strip_prefix("/").unwrap_or(&abs));
+            if let Err(e) = mkdir_all(&dir, &mut p.created) {
+                p.created.reverse();
+                let _ = super::remove(&p.created);
+                return Err(e);
+            }
+            p.paths.push(dir);
+        }
+    }
     p.created.reverse();
     Ok(p)
+}
+
+/// The cgroup2 mount beside the v1 hierarchies on a hybrid host (root of the mount only).
+pub fn unified_mount() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if !post.starts_with("cgroup2 ") {
+            return None;
+        }
+        let f: Vec<&str> = pre.split(' ').collect();
+        let mnt = f.get(4)?;
+        (f.get(3) == Some(&"/")).then(|| PathBuf::from(unescape(mnt)))
+    })
+}
+
+fn own_unified_cgroup() -> PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn inherit_cpuset(dir: &Path) -> Result<()> {
