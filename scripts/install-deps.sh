@@ -11,8 +11,9 @@ command -v script >/dev/null || need+=(bsdutils)
 command -v ps >/dev/null || need+=(procps)
 [ -x /usr/bin/time ] || need+=(time)
 command -v python3 >/dev/null || need+=(python3)
+command -v runc >/dev/null || need+=(runc)
+command -v tmux >/dev/null || need+=(tmux)
 if [ "${HAKO_WITH_PEERS:-0}" = 1 ]; then
-  command -v runc >/dev/null || need+=(runc)
   command -v crun >/dev/null || need+=(crun)
 fi
 if [ ${#need[@]} -gt 0 ]; then

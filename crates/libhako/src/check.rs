@@ -130,11 +130,10 @@ pub fn check_host(spec: &Spec) -> Vec<Finding> {
                 "resctrl is not mounted at /sys/fs/resctrl",
             ));
         }
-        if linux.seccomp().is_some() {
-            out.push(err(
-                "linux.seccomp",
-                "seccomp is not supported by this hako yet",
-            ));
+        if let Some(sc) = linux.seccomp() {
+            if let Err(e) = crate::seccomp::validate(sc) {
+                out.push(err("linux.seccomp", e.to_string()));
+            }
         }
         if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
             && !Path::new("/sys/fs/selinux/enforce").exists()

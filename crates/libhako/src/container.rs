@@ -10,7 +10,6 @@ use crate::state::{self, ContainerDir, Root, State, Status};
 use crate::sync::{self, Msg};
 use crate::{Context, Error, ErrorKind, Result};
 use oci_spec::runtime::LinuxNamespaceType;
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -106,10 +105,31 @@ pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
     match create_inner(id, opts, &b, &plan, &mut undo, &mut t) {
         Ok(c) => Ok(c),
         Err(e) => {
+            let started = !undo.procs.is_empty();
             undo.run();
+            // runtime.md "Lifecycle": a failure after the container's process exists continues
+            // at "delete", and so with the poststop hooks.
+            if started {
+                if let Some(ps) = b.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
+                    let st = hooks_state_json(id, "stopped", 0, &b);
+                    crate::hooks::run_all_warn("poststop", ps, &st);
+                }
+            }
             Err(e)
         }
     }
+}
+
+/// The compiled-seccomp cache: beside the containers, under a name no container id can take.
+pub fn seccomp_cache(root: &std::path::Path) -> PathBuf {
+    root.join("@seccomp-cache")
+}
+
+fn dir_root(undo: &Undo) -> PathBuf {
+    undo.dir
+        .as_ref()
+        .and_then(|d| d.path.parent().map(|p| p.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("/run/hako"))
 }
 
 fn bind_start_socket(dir: &ContainerDir) -> Result<OwnedFd> {
@@ -150,6 +170,16 @@ fn create_inner(
     t.step("cgroups prepared");
     // Limits are in force before the init joins (and so before any user code runs). Applied
     // even without `resources`: the default device rules come from here.
+    // Seccomp is compiled here, once, with a cache under --root (libseccomp takes ~20 ms for a
+    // real profile); the init inherits the compiled program in its copy of our memory.
+    let filter = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(sc) => Some(crate::seccomp::compile_cached(
+            sc,
+            Some(&seccomp_cache(&dir_root(undo))),
+        )?),
+        None => None,
+    };
+    t.step("seccomp compiled");
     let res = linux.map(cgroups::effective_resources).unwrap_or_default();
     cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
     t.step("cgroup resources");
@@ -205,6 +235,7 @@ fn create_inner(
                     no_pivot: opts.no_pivot,
                     no_new_keyring: opts.no_new_keyring,
                     console_sock: console_fd,
+                    seccomp: filter.as_ref(),
                     preserve_fds: opts.preserve_fds + opts.listen_fds.max(0),
                     lock_fd: dir.dir.as_raw_fd(),
                 };
@@ -343,8 +374,25 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
     );
     let stream = std::os::unix::net::UnixStream::connect(&path)
         .with_ctx(|| format!("start container {id:?}: connect to its init"))?;
-    let mut msg = String::new();
-    let _ = (&stream).read_to_string(&mut msg);
+    // The init writes an error text, or hands over a seccomp notify fd (forwarded to the
+    // listener before we wait any further: the program may block on it), then execs; the
+    // close-on-exec connection then reads EOF.
+    let mut msg = Vec::new();
+    loop {
+        let (data, fd) = sync::recv_with_fd(stream.as_raw_fd())?;
+        if let Some(fd) = fd {
+            if let Err(e) = forward_notify_fd(&dir, &st, Status::Created, &fd) {
+                stop_init(&st);
+                return Err(e);
+            }
+            continue;
+        }
+        if data.is_empty() {
+            break;
+        }
+        msg.extend_from_slice(&data);
+    }
+    let msg = String::from_utf8_lossy(&msg).into_owned();
     let _ = std::fs::remove_file(dir.path.join(state::START_SOCKET));
     if !msg.is_empty() {
         return Err(Error::other(format!("start container {id:?}: {msg}")));
@@ -367,6 +415,37 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// config-linux.md "Seccomp": send the notify fd and the container's state to `listenerPath`.
+fn forward_notify_fd(dir: &ContainerDir, st: &State, status: Status, fd: &OwnedFd) -> Result<()> {
+    let cfg = dir.path.join(state::CONFIG_FILE);
+    let text = std::fs::read_to_string(&cfg).with_ctx(|| format!("read {}", cfg.display()))?;
+    let spec = bundle::parse_config(&text)?;
+    forward_notify_fd_spec(&spec, st, status, fd)
+}
+
+pub fn forward_notify_fd_spec(
+    spec: &oci_spec::runtime::Spec,
+    st: &State,
+    status: Status,
+    fd: &OwnedFd,
+) -> Result<()> {
+    let sc = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .ok_or_else(|| Error::other("seccomp notify fd without linux.seccomp"))?;
+    let path = sc.listener_path().as_ref().ok_or_else(|| {
+        Error::config(
+            "linux.seccomp.listenerPath",
+            "required with SCMP_ACT_NOTIFY",
+        )
+    })?;
+    let js = serde_json::to_string(&st.public(status)).unwrap_or_default();
+    let meta = sc.listener_metadata().clone().unwrap_or_default();
+    use std::os::fd::AsFd;
+    crate::seccomp::send_notify_fd(path, &js, &meta, fd.as_fd())
 }
 
 /// runtime.md "state".

@@ -274,6 +274,13 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
             ));
         }
     }
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(sc) => Some(crate::seccomp::compile_cached(
+            sc,
+            Some(&crate::container::seccomp_cache(&root.path)),
+        )?),
+        None => None,
+    };
     let (pchan, cchan) = sync::pair()?;
     let (pid, pidfd) = match process::clone3(0, cgroup_dir.as_ref().map(|f| f.as_raw_fd()))? {
         Forked::Child => {
@@ -288,6 +295,7 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
                 console.as_ref().map(|c| c.as_raw_fd()),
                 o.preserve_fds,
                 &spec,
+                filter.as_ref(),
             );
             let msg = match r {
                 Ok(n) => match n {},
@@ -315,19 +323,30 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
         process::kill_and_wait(pid, pidfd.as_raw_fd());
         return Err(e);
     }
-    match pchan.recv() {
-        Ok(None) => {}
-        Ok(Some(Msg::Error(e))) => {
-            process::kill_and_wait(pid, pidfd.as_raw_fd());
-            return Err(Error::other(format!("exec in {id:?}: {e}")));
-        }
-        Ok(Some(m)) => {
-            process::kill_and_wait(pid, pidfd.as_raw_fd());
-            return Err(Error::other(format!("exec in {id:?}: unexpected {m:?}")));
-        }
-        Err(e) => {
-            process::kill_and_wait(pid, pidfd.as_raw_fd());
-            return Err(e);
+    // EOF means the exec happened (the channel is close-on-exec); a seccomp notify fd may
+    // come first and is forwarded to the listener at once.
+    loop {
+        let res = sync::recv_with_fd(pchan.raw_fd()).and_then(|(data, fd)| {
+            if let Some(fd) = fd {
+                crate::container::forward_notify_fd_spec(&spec, &st, Status::Running, &fd)?;
+                return Ok(true);
+            }
+            if data.is_empty() {
+                return Ok(false);
+            }
+            match serde_json::from_slice::<Msg>(&data) {
+                Ok(Msg::Error(e)) => Err(Error::other(format!("exec in {id:?}: {e}"))),
+                Ok(m) => Err(Error::other(format!("exec in {id:?}: unexpected {m:?}"))),
+                Err(e) => Err(Error::other(format!("exec in {id:?}: sync: {e}"))),
+            }
+        });
+        match res {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(e) => {
+                process::kill_and_wait(pid, pidfd.as_raw_fd());
+                return Err(e);
+            }
         }
     }
     if let Some(pf) = &o.pid_file {
@@ -346,6 +365,7 @@ fn open_dir(p: &std::path::Path) -> Result<std::fs::File> {
         .with_ctx(|| format!("open cgroup {}", p.display()))
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn child(
     chan: &sync::Channel,
     init_fd: RawFd,
@@ -354,6 +374,7 @@ fn child(
     console: Option<RawFd>,
     preserve_fds: i32,
     _spec: &Spec,
+    seccomp: Option<&crate::seccomp::Filter>,
 ) -> Result<init::Never> {
     // hako's code is about to run inside the container's namespaces (CVE-2019-5736).
     // SAFETY: prctl with integer arguments.
@@ -388,5 +409,9 @@ fn child(
         env,
         process.cwd(),
     )?;
-    init::finish_and_exec(Some(_spec), process, &exe, preserve_fds)
+    let sc = seccomp.map(|filter| init::Seccomp {
+        filter,
+        notify_sink: chan.raw_fd(),
+    });
+    init::finish_and_exec(Some(_spec), process, &exe, preserve_fds, sc)
 }

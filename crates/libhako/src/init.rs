@@ -10,7 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,8 @@ pub struct InitArgs<'a> {
     pub listener: RawFd,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The compiled seccomp filter (compiled by the parent, inherited in our memory).
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The connected `--console-socket`, when `process.terminal` is true.
     pub console_sock: Option<RawFd>,
     pub preserve_fds: i32,
@@ -415,17 +417,29 @@ fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "required"))?;
-    finish_and_exec(Some(a.spec), process, exe, a.preserve_fds)
+    let sc = a.seccomp.map(|filter| Seccomp {
+        filter,
+        notify_sink: _conn.as_raw_fd(),
+    });
+    finish_and_exec(Some(a.spec), process, exe, a.preserve_fds, sc)
 }
 
 /// The steps every container process takes last, the init at `start` and `exec`'d processes
 /// alike: rlimits, oom_score_adj, cwd (verified), capabilities and user, umask, no_new_privs,
 /// fds, signals, execve.
+/// Where a seccomp notify fd goes: the socket to the hako process that forwards it to the
+/// `listenerPath` (the `start` connection, or the `exec` sync channel).
+pub struct Seccomp<'a> {
+    pub filter: &'a crate::seccomp::Filter,
+    pub notify_sink: RawFd,
+}
+
 pub fn finish_and_exec(
     spec: Option<&Spec>,
     process: &oci_spec::runtime::Process,
     exe: &Path,
     preserve_fds: i32,
+    seccomp: Option<Seccomp>,
 ) -> Result<Never> {
     crate::procattr::apply(spec, process)?;
     if let Some(l) = process.rlimits() {
@@ -447,6 +461,13 @@ pub fn finish_and_exec(
                 cwd.display()
             )))
         }
+    }
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut notify_fd = None;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while we still
+    // have it (the profile must then allow the few setup calls that follow, as with runc).
+    if let (Some(sc), false) = (&seccomp, nnp) {
+        notify_fd = crate::seccomp::load(sc.filter).ctx("linux.seccomp: load the filter")?;
     }
     let sets = process
         .capabilities()
@@ -476,6 +497,16 @@ pub fn finish_and_exec(
         }
     }
     close_fds(preserve_fds)?;
+    reset_signals();
+    // With no_new_privs the filter goes last: only execve (and handing over a notify fd) run
+    // under it.
+    if let (Some(sc), true) = (&seccomp, nnp) {
+        notify_fd = crate::seccomp::load(sc.filter).ctx("linux.seccomp: load the filter")?;
+    }
+    if let (Some(fd), Some(sc)) = (notify_fd.as_ref(), &seccomp) {
+        crate::sync::send_fd(sc.notify_sink, b"seccomp-notify", fd.as_raw_fd())
+            .ctx("linux.seccomp: hand the notify fd to hako")?;
+    }
     let args: Vec<CString> = process
         .args()
         .iter()
@@ -492,7 +523,6 @@ pub fn finish_and_exec(
         .map_err(|_| Error::config("process.env", "contains a NUL byte"))?;
     let path = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| Error::config("process.args", "contains a NUL byte"))?;
-    reset_signals();
     let e = nix::unistd::execve(&path, &args, &env)
         .err()
         .unwrap_or(nix::errno::Errno::EINVAL);

@@ -22,6 +22,7 @@ pub mod procattr;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signals;
 pub mod spec_default;
 pub mod state;

@@ -213,15 +213,34 @@ pub struct Ctx<'a> {
 /// Steps 1-3 of rootfs setup, run by the init in its new mount namespace before pivot_root.
 pub fn prepare(ctx: &Ctx) -> Result<Root> {
     let linux = ctx.spec.linux().as_ref();
-    // 1. Stop propagation to the host (runc's default: rslave).
+    // 1. Stop propagation to the host (runc's default: rslave). "/" gets the requested mode
+    //    (shared keeps the host's peer groups, for bidirectional mount propagation), except
+    //    unbindable, which would forbid binding the rootfs: that is set on the rootfs itself.
     let prop = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
         .unwrap_or("rslave");
     let pflags = propagation_flags(prop).ok_or_else(|| {
         Error::config("linux.rootfsPropagation", format!("unknown mode {prop:?}"))
     })?;
-    mount(None, Path::new("/"), None, pflags | MsFlags::MS_REC, None)
-        .with_ctx(|| format!("linux.rootfsPropagation: make / {prop}"))?;
+    let unbindable = pflags.contains(MsFlags::MS_UNBINDABLE);
+    let root_flags = if unbindable {
+        MsFlags::MS_SLAVE
+    } else {
+        pflags
+    };
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        root_flags | MsFlags::MS_REC,
+        None,
+    )
+    .with_ctx(|| format!("linux.rootfsPropagation: make / {prop}"))?;
+    if pflags.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a new root that is shared or whose parent mount is shared: make
+        // the parent private *before* binding, so the bind does not join a peer group.
+        make_parent_private(ctx.rootfs)?;
+    }
     // 2. The rootfs must be a mount point for pivot_root: bind it onto itself.
     mount(
         Some(ctx.rootfs),
@@ -232,8 +251,16 @@ pub fn prepare(ctx: &Ctx) -> Result<Root> {
     )
     .with_ctx(|| format!("bind rootfs {}", ctx.rootfs.display()))?;
     if pflags.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a new root whose parent mount is shared.
-        make_parent_private(ctx.rootfs)?;
+        mount(None, ctx.rootfs, None, MsFlags::MS_PRIVATE, None).with_ctx(|| {
+            format!(
+                "make rootfs {} private for pivot_root",
+                ctx.rootfs.display()
+            )
+        })?;
+    }
+    if unbindable {
+        mount(None, ctx.rootfs, None, pflags, None)
+            .with_ctx(|| format!("linux.rootfsPropagation: make rootfs {prop}"))?;
     }
     let root = Root::open(ctx.rootfs)
         .map_err(|e| perr(format!("open rootfs {}", ctx.rootfs.display()), e))?;
@@ -283,6 +310,10 @@ fn dest_handle(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
         Err(e) if perrno(&e) == Some(libc::ENOENT) => {}
         Err(e) => return Err(perr(format!("resolve {} in rootfs", dest.display()), e)),
     }
+    // A dangling symlink on the way (e.g. `/evil -> /somewhere/new`) is followed inside the
+    // rootfs, as the kernel would with the rootfs as "/", and the missing part created there.
+    let resolved = lexical_in_root(root, rel);
+    let rel = resolved.as_path();
     if file {
         if let Some(parent) = rel.parent() {
             if !parent.as_os_str().is_empty() {
@@ -301,6 +332,51 @@ fn dest_handle(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
         root.mkdir_all(rel, &Permissions::from_mode(0o755))
             .map_err(|e| perr(format!("mkdir {} in rootfs", dest.display()), e))
     }
+}
+
+/// Follow the symlinks of `rel` inside the rootfs (absolute targets restart at the rootfs),
+/// returning the in-root path with every link replaced. Components that do not exist yet are
+/// kept as they are. At most 40 links, like the kernel.
+fn lexical_in_root(root: &Root, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let cand = cur.join(&c);
+        match root.readlink(&cand) {
+            Ok(target) if links < 40 => {
+                links += 1;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                for (i, t) in target
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_os_string()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
+                    .enumerate()
+                {
+                    todo.insert(i, t);
+                }
+            }
+            _ => cur = cand,
+        }
+    }
+    cur
 }
 
 fn reresolve(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
@@ -648,9 +724,14 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
             .ctx("move rootfs to /")?;
         nix::unistd::chroot(".").ctx("chroot")?;
     } else {
+        // Hold the old root: after pivot_root(".", ".") the new and old roots are stacked at
+        // "/", and only a cwd inside the old root makes "." name the old root's mount.
+        let old = std::fs::File::open("/").ctx("open old root")?;
         nix::unistd::pivot_root(".", ".").ctx("pivot_root")?;
-        // The old root is now stacked under "."; make it a slave so the unmount does not
-        // propagate to the host, then detach it.
+        nix::unistd::fchdir(&old).ctx("fchdir to the old root")?;
+        drop(old);
+        // Make the old root a slave so the unmount does not propagate to the host, then
+        // detach it.
         mount(
             None,
             Path::new("."),

@@ -46,7 +46,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         return Err(bad());
     }
     if let Ok(n) = t.parse::<i32>() {
-        if (1..=libc::SIGRTMAX()).contains(&n) {
+        // 0 probes whether the process exists, as kill(1) and runc allow.
+        if (0..=libc::SIGRTMAX()).contains(&n) {
             return Ok(n);
         }
         return Err(bad());
@@ -94,7 +95,7 @@ mod tests {
         assert_eq!(parse_signal("sigterm").ok(), Some(15));
         assert_eq!(parse_signal("9").ok(), Some(9));
         assert_eq!(parse_signal("RTMIN+1").ok(), Some(libc::SIGRTMIN() + 1));
-        for bad in ["", "FOO", "SIGFOO", "0", "65", "-1", "RTMIN+99"] {
+        for bad in ["", "FOO", "SIGFOO", "65", "-1", "RTMIN+99"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

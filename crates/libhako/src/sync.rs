@@ -3,7 +3,7 @@
 //! and fails instead of hanging. See docs/ARCHITECTURE.md for the sequence.
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Msg {
@@ -118,6 +118,48 @@ impl Channel {
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
+}
+
+/// Send `fd` over a unix socket with SCM_RIGHTS and a short payload.
+pub fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [std::io::IoSlice::new(payload)];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None)
+        .map_err(|e| Error::sys("send fd (SCM_RIGHTS)", e))?;
+    Ok(())
+}
+
+/// Receive one message that may carry an fd: (payload, fd). An empty payload without fd is EOF.
+pub fn recv_with_fd(sock: RawFd) -> Result<(Vec<u8>, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = vec![0u8; 65536];
+    let (n, fd) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = loop {
+            match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.map_err(|e| Error::sys("recvmsg", e))?,
+            }
+        };
+        let mut fd = None;
+        for c in msg.cmsgs().map_err(|e| Error::sys("recvmsg", e))? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for f in fds {
+                    // SAFETY: the kernel installed these fds for us.
+                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                    if fd.is_none() {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    buf.truncate(n);
+    Ok((buf, fd))
 }
 
 #[cfg(test)]

@@ -363,6 +363,8 @@ pub struct TestEnv {
     children: Mutex<Vec<Child>>,
     on_drop: Mutex<Vec<Vec<String>>>,
     n: AtomicUsize,
+    /// The runtime binary this environment drives (normally [`runtime_path`]).
+    runtime: PathBuf,
 }
 
 pub struct Bg {
@@ -374,6 +376,12 @@ pub struct Bg {
 
 impl TestEnv {
     pub fn new(name: &str) -> TestEnv {
+        Self::with_runtime(name, runtime_path())
+    }
+
+    /// Like [`TestEnv::new`], but driving `runtime` (e.g. `/usr/sbin/runc` for a side-by-side
+    /// comparison) instead of the runtime under test.
+    pub fn with_runtime(name: &str, runtime: PathBuf) -> TestEnv {
         let short: String = name
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
@@ -408,7 +416,13 @@ impl TestEnv {
             children: Mutex::new(Vec::new()),
             on_drop: Mutex::new(Vec::new()),
             n: AtomicUsize::new(0),
+            runtime,
         }
+    }
+
+    /// The runtime binary this environment drives.
+    pub fn runtime(&self) -> &Path {
+        &self.runtime
     }
 
     /// The `--root` directory.
@@ -487,7 +501,7 @@ impl TestEnv {
         cwd: Option<&Path>,
     ) -> (Command, Vec<String>, PathBuf, PathBuf) {
         let (o, e) = self.io_paths();
-        let mut c = Command::new(runtime_path());
+        let mut c = Command::new(&self.runtime);
         c.arg("--root").arg(&self.root).args(args);
         c.stdin(Stdio::null())
             .stdout(fs::File::create(&o).unwrap())
@@ -496,7 +510,10 @@ impl TestEnv {
             c.current_dir(d);
         }
         let mut all = vec![
-            runtime_name(),
+            self.runtime
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             "--root".into(),
             self.root.display().to_string(),
         ];
@@ -511,6 +528,47 @@ impl TestEnv {
 
     pub fn cmd_in(&self, args: &[&str], cwd: Option<&Path>) -> Out {
         let (mut c, all, o, e) = self.command(args, cwd);
+        let mut child = c.spawn().expect("spawning the runtime");
+        let status = wait_timeout(&mut child, CMD_TIMEOUT)
+            .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
+        Out {
+            args: all,
+            code: status.code(),
+            signal: status.signal(),
+            stdout: fs::read_to_string(&o).unwrap_or_default(),
+            stderr: fs::read_to_string(&e).unwrap_or_default(),
+            stdout_path: o,
+            stderr_path: e,
+        }
+    }
+
+    /// Like [`TestEnv::cmd`], but the runtime starts with `files[i]` open as fd `3 + i`
+    /// (inheritable) — for `--preserve-fds`.
+    pub fn cmd_with_fds(&self, args: &[&str], files: &[fs::File]) -> Out {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (mut c, all, o, e) = self.command(args, None);
+        // Move the sources out of the way first (above any target), so a source fd that equals
+        // a lower target number is not clobbered by an earlier dup2.
+        let srcs: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: only async-signal-safe calls (fcntl, dup2, close) between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                let base = 100;
+                for (i, &fd) in srcs.iter().enumerate() {
+                    if libc::dup2(fd, base + i as i32) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for i in 0..srcs.len() as i32 {
+                    if libc::dup2(base + i, 3 + i) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(base + i);
+                }
+                Ok(())
+            });
+        }
         let mut child = c.spawn().expect("spawning the runtime");
         let status = wait_timeout(&mut child, CMD_TIMEOUT)
             .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
@@ -993,4 +1051,373 @@ pub fn mount_has_opt(m: &Value, opt: &str) -> bool {
         .as_array()
         .map(|a| a.iter().any(|o| o == opt))
         .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schema (the draft-04 subset the runtime-spec schemas use)
+// ---------------------------------------------------------------------------------------------
+
+/// The runtime-spec checkout (`$HAKO_SPEC_DIR`, else `/work/shared/runtime-spec`).
+pub fn spec_dir() -> PathBuf {
+    std::env::var_os("HAKO_SPEC_DIR")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/runtime-spec"))
+}
+
+/// Validates `v` against the JSON Schema file `schema` (relative `$ref`s are resolved next to
+/// it). Supports the keywords the runtime-spec schemas use: `$ref`, `type`, `properties`,
+/// `required`, `enum`, `minimum`, `maximum`, `minLength`, `patternProperties` (pattern
+/// `.{1,}` only), `additionalProperties`, `items`, `allOf`, `anyOf`, `oneOf`. An unknown
+/// pattern panics instead of passing silently. Returns the list of violations (empty = valid).
+pub fn validate_against_schema(v: &Value, schema: &Path) -> Vec<String> {
+    let mut errs = Vec::new();
+    let root = load_schema(schema);
+    check_schema(v, &root, schema, "$", &mut errs);
+    errs
+}
+
+fn load_schema(p: &Path) -> Value {
+    let t = fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("parsing {}: {e}", p.display()))
+}
+
+fn resolve_ref(r: &str, file: &Path) -> (Value, PathBuf) {
+    let (f, ptr) = r.split_once('#').unwrap_or((r, ""));
+    let file = if f.is_empty() {
+        file.to_path_buf()
+    } else {
+        file.parent().unwrap().join(f)
+    };
+    let doc = load_schema(&file);
+    let target = if ptr.is_empty() {
+        doc
+    } else {
+        doc.pointer(ptr)
+            .unwrap_or_else(|| panic!("unresolvable $ref {r} in {}", file.display()))
+            .clone()
+    };
+    (target, file)
+}
+
+fn json_type_ok(v: &Value, t: &str) -> bool {
+    match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        other => panic!("unsupported schema type {other}"),
+    }
+}
+
+fn check_schema(v: &Value, s: &Value, file: &Path, at: &str, errs: &mut Vec<String>) {
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let (target, f) = resolve_ref(r, file);
+        check_schema(v, &target, &f, at, errs);
+        return;
+    }
+    if let Some(t) = s.get("type") {
+        let ok = match t {
+            Value::String(t) => json_type_ok(v, t),
+            Value::Array(ts) => ts.iter().any(|t| json_type_ok(v, t.as_str().unwrap())),
+            _ => true,
+        };
+        if !ok {
+            errs.push(format!("{at}: {v} is not of type {t}"));
+            return;
+        }
+    }
+    if let Some(e) = s.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            errs.push(format!("{at}: {v} not in enum {e:?}"));
+        }
+    }
+    if let Some(n) = v.as_f64() {
+        if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
+            if n < min {
+                errs.push(format!("{at}: {v} < minimum {min}"));
+            }
+        }
+        if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
+            if n > max {
+                errs.push(format!("{at}: {v} > maximum {max}"));
+            }
+        }
+    }
+    if let (Some(st), Some(min)) = (v.as_str(), s.get("minLength").and_then(Value::as_u64)) {
+        if (st.chars().count() as u64) < min {
+            errs.push(format!("{at}: {v} shorter than {min}"));
+        }
+    }
+    for k in ["allOf", "anyOf", "oneOf"] {
+        if let Some(subs) = s.get(k).and_then(Value::as_array) {
+            let oks = subs
+                .iter()
+                .filter(|sub| {
+                    let mut e = Vec::new();
+                    check_schema(v, sub, file, at, &mut e);
+                    e.is_empty()
+                })
+                .count();
+            let good = match k {
+                "allOf" => oks == subs.len(),
+                "anyOf" => oks >= 1,
+                _ => oks == 1,
+            };
+            if !good {
+                errs.push(format!(
+                    "{at}: {k} not satisfied ({oks}/{} match)",
+                    subs.len()
+                ));
+            }
+        }
+    }
+    if let Some(a) = v.as_array() {
+        if let Some(items) = s.get("items") {
+            for (i, x) in a.iter().enumerate() {
+                check_schema(x, items, file, &format!("{at}[{i}]"), errs);
+            }
+        }
+    }
+    if let Some(o) = v.as_object() {
+        if let Some(req) = s.get("required").and_then(Value::as_array) {
+            for r in req {
+                let r = r.as_str().unwrap();
+                if !o.contains_key(r) {
+                    errs.push(format!("{at}: required property {r:?} missing"));
+                }
+            }
+        }
+        let props = s.get("properties").and_then(Value::as_object);
+        let pats = s.get("patternProperties").and_then(Value::as_object);
+        for (k, x) in o {
+            let here = format!("{at}.{k}");
+            let mut matched = false;
+            if let Some(ps) = props.and_then(|p| p.get(k)) {
+                matched = true;
+                check_schema(x, ps, file, &here, errs);
+            }
+            for (pat, ps) in pats.into_iter().flatten() {
+                let m = match pat.as_str() {
+                    ".{1,}" => !k.is_empty(),
+                    other => panic!("unsupported patternProperties pattern {other:?}"),
+                };
+                if m {
+                    matched = true;
+                    check_schema(x, ps, file, &here, errs);
+                }
+            }
+            if !matched {
+                match s.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        errs.push(format!("{at}: additional property {k:?} not allowed"))
+                    }
+                    Some(ap @ Value::Object(_)) => check_schema(x, ap, file, &here, errs),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shell command lines, console sockets and ptys (exec / terminal / commands tests)
+// ---------------------------------------------------------------------------------------------
+
+impl TestEnv {
+    /// `<runtime> --root <root>`, for a shell command line (the temp paths have no spaces).
+    pub fn runtime_cmdline(&self) -> String {
+        format!("{} --root {}", self.runtime.display(), self.root.display())
+    }
+
+    /// Runs `sh -c script` (stdin /dev/null, stdout/stderr to files, with a timeout). `fd3`, if
+    /// given, is open as fd 3 of the shell (inheritable).
+    pub fn shell(&self, script: &str, fd3: Option<&fs::File>) -> Out {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (o, e) = self.io_paths();
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(script).stdin(Stdio::null());
+        c.stdout(fs::File::create(&o).unwrap())
+            .stderr(fs::File::create(&e).unwrap());
+        if let Some(f) = fd3 {
+            let src = f.as_raw_fd();
+            // SAFETY: only dup2 between fork and exec (async-signal-safe).
+            unsafe {
+                c.pre_exec(move || {
+                    // dup2(3, 3) would keep O_CLOEXEC: clear it instead.
+                    let r = if src == 3 {
+                        libc::fcntl(3, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(src, 3)
+                    };
+                    if r < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = c.spawn().expect("spawning sh");
+        let status = wait_timeout(&mut child, CMD_TIMEOUT)
+            .unwrap_or_else(|| panic!("`sh -c {script}` timed out after {CMD_TIMEOUT:?}"));
+        Out {
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            code: status.code(),
+            signal: status.signal(),
+            stdout: fs::read_to_string(&o).unwrap_or_default(),
+            stderr: fs::read_to_string(&e).unwrap_or_default(),
+            stdout_path: o,
+            stderr_path: e,
+        }
+    }
+}
+
+/// Receives one message with one fd in SCM_RIGHTS from a connected unix socket: the fd (as a
+/// File) and the message payload (runc's protocol: the payload is the pty's name).
+pub fn recv_fd(sock: std::os::fd::RawFd) -> Result<(fs::File, String), String> {
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 4096];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one cmsghdr with a few fds, 8-byte aligned.
+    let mut cbuf = [0u64; 16];
+    // SAFETY: a zeroed msghdr filled with valid pointers into our buffers.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: recvmsg into the buffers described by msg.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(format!("recvmsg: {}", std::io::Error::last_os_error()));
+    }
+    let name = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
+    let mut fds = Vec::new();
+    // SAFETY: walking the control messages the kernel wrote into cbuf.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c) as *const i32;
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / 4 {
+                    fds.push(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err("control message truncated".into());
+    }
+    match fds.as_slice() {
+        // SAFETY: the kernel installed this fd for us.
+        [fd] => Ok((unsafe { fs::File::from_raw_fd(*fd) }, name)),
+        other => {
+            for fd in other {
+                // SAFETY: closing fds we received.
+                unsafe { libc::close(*fd) };
+            }
+            Err(format!(
+                "expected exactly one fd, got {} (payload {name:?})",
+                other.len()
+            ))
+        }
+    }
+}
+
+/// A `--console-socket`: a unix listener whose background thread accepts one connection and
+/// receives one SCM_RIGHTS message (the pty master).
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    rx: std::sync::mpsc::Receiver<Result<(fs::File, String), String>>,
+}
+
+impl ConsoleSocket {
+    pub fn new(env: &TestEnv) -> ConsoleSocket {
+        use std::os::fd::AsRawFd;
+        let path = env.base().join(format!("console{}.sock", env.next()));
+        let l = std::os::unix::net::UnixListener::bind(&path).expect("bind console socket");
+        l.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let r = loop {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        break recv_fd(s.as_raw_fd());
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if t0.elapsed() > CMD_TIMEOUT {
+                            break Err("no connection on the console socket".into());
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => break Err(format!("accept: {e}")),
+                }
+            };
+            let _ = tx.send(r);
+        });
+        ConsoleSocket { path, rx }
+    }
+
+    /// The received master and payload; panics on timeout or a protocol error.
+    #[track_caller]
+    pub fn recv(&self, timeout: Duration) -> (fs::File, String) {
+        match self.rx.recv_timeout(timeout) {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => panic!("console socket: {e}"),
+            Err(_) => panic!("console socket: nothing received within {timeout:?}"),
+        }
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+/// Reads from `f` (a pty master) until the text read so far contains `needle`; returns all of
+/// it (with `\r` removed). Panics with what was read on timeout or EOF.
+#[track_caller]
+pub fn read_until(f: &fs::File, needle: &str, timeout: Duration) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).replace('\r', "");
+        if text.contains(needle) {
+            return text;
+        }
+        let left = timeout.saturating_sub(t0.elapsed());
+        assert!(
+            !left.is_zero(),
+            "{needle:?} not read within {timeout:?}; read so far: {text:?}"
+        );
+        let mut p = libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if r <= 0 {
+            continue;
+        }
+        match (&*f).read(&mut buf) {
+            Ok(0) => panic!("EOF before {needle:?}; read: {text:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            // EIO: the pty's other side is closed.
+            Err(e) => panic!("read error {e} before {needle:?}; read: {text:?}"),
+        }
+    }
 }
