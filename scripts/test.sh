@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs every test: formatting, lints, unit tests and the integration tests (as root, on real
-# namespaces, mounts and cgroups).
+# Runs every test: formatting, lints, unit tests, the integration tests (as root, on real
+# namespaces, mounts and cgroups of this host), and the cgroup v2 tests in a v2 guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "the integration tests need root" >&2; exit 1; }
@@ -8,3 +8,4 @@ scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo test --workspace 2>&1 | tee /tmp/hako-test.log
+scripts/test-v2.sh

@@ -95,6 +95,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
             "true requires --console-socket to receive the pty master",
         ));
     }
+    reject_unsupported(&b.spec)?;
     let plan = Plan::from_spec(&b.spec)?;
     let cdir = ContainerDir::create(root, id)?;
     let mut undo = Undo {
@@ -118,6 +119,48 @@ pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
             Err(e)
         }
     }
+}
+
+/// Fields hako does not implement yet are an error naming the field, never silently ignored
+/// (`features` says the same).
+fn reject_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    if let Some(l) = spec.linux() {
+        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(Error::config(
+                "linux.netDevices",
+                "not supported by this hako yet",
+            ));
+        }
+        if l.intel_rdt().is_some() {
+            let why = if std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
+                "not supported by this hako yet"
+            } else {
+                "resctrl is not mounted at /sys/fs/resctrl on this host"
+            };
+            return Err(Error::config("linux.intelRdt", why));
+        }
+        if l.mount_label().as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(Error::config(
+                "linux.mountLabel",
+                "SELinux labels are not supported by this hako yet",
+            ));
+        }
+    }
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(Error::config(
+                "process.apparmorProfile",
+                "AppArmor is not supported by this hako yet",
+            ));
+        }
+        if p.selinux_label().as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(Error::config(
+                "process.selinuxLabel",
+                "SELinux labels are not supported by this hako yet",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The compiled-seccomp cache: beside the containers, under a name no container id can take.

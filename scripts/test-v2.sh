@@ -1,0 +1,37 @@
+#!/bin/bash
+# Runs the cgroup v2 tests in a pure cgroup v2 guest (../shared/vm/run-in-v2-vm.sh boots it
+# under qemu): the libhako cgroup tests (resources, device eBPF filter, freeze, OOM) and the
+# lifecycle integration tests, using the binaries built on the host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VM=${HAKO_V2VM:-../shared/vm/run-in-v2-vm.sh}
+if [ ! -x "$VM" ] && [ ! -f "$VM" ]; then
+  echo "test-v2: $VM not found; skipping the cgroup v2 guest tests" >&2
+  exit 0
+fi
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v modprobe >/dev/null || need+=(kmod)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Build everything on the host (the guest runs under emulation and shares the host's /).
+cargo build -q -p hako
+lib=$(cargo test -q -p libhako --lib --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["kind"]==["lib"]: print(m["executable"])' | tail -1)
+lc=$(cargo test -q -p hako --test lifecycle --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable"): print(m["executable"])' | tail -1)
+# The integration harness builds the static checker itself; build it here, outside the guest.
+checker=$(cargo test -q -p hako --test lifecycle -- --list >/dev/null 2>&1; ls target/checker-static/*/release/hako-checker 2>/dev/null | head -1)
+share=$(mktemp -d /tmp/hako-v2.XXXXXX)
+trap 'rm -rf "$share"' EXIT
+echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests"
+VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $PWD/crates/hako && \
+  $lib cgroups --test-threads=1 && \
+  HAKO_TEST_CHECKER=$PWD/$checker CARGO_BIN_EXE_hako=$PWD/target/debug/hako $lc --test-threads=2" "$share"
