@@ -13,6 +13,7 @@ command -v ps >/dev/null || need+=(procps)
 command -v python3 >/dev/null || need+=(python3)
 command -v runc >/dev/null || need+=(runc)
 command -v tmux >/dev/null || need+=(tmux)
+[ -f /usr/share/containers/seccomp.json ] || need+=(golang-github-containers-common)
 if [ "${HAKO_WITH_PEERS:-0}" = 1 ]; then
   command -v crun >/dev/null || need+=(crun)
 fi

@@ -143,7 +143,14 @@ pub fn build_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
     if !o.caps.is_empty() {
         let mut caps = base.capabilities().clone().unwrap_or_else(empty_caps);
         for name in &o.caps {
-            let c = cap_from_name(name)?;
+            // An unknown name is a warning, as in runc (and runtime-spec #1094).
+            let c = match cap_from_name(name) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("{e}: ignored");
+                    continue;
+                }
+            };
             let add = |s: &Option<HashSet<Capability>>| {
                 let mut s = s.clone().unwrap_or_default();
                 s.insert(c);

@@ -32,6 +32,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "ratime",
     "rbind",
     "rdev",
+    "rnodev",
     "rdiratime",
     "relatime",
     "remount",

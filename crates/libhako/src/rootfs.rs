@@ -180,8 +180,8 @@ pub fn parse_options(opts: &[String]) -> MountOptions {
                 continue;
             }
         };
-        o.flags |= set;
-        o.flags &= !clr;
+        // Raw bit operations: `!` on MsFlags drops bits nix does not name (MS_NOSYMFOLLOW).
+        o.flags = MsFlags::from_bits_retain((o.flags.bits() | set.bits()) & !clr.bits());
         o.clear |= clr;
     }
     o
