@@ -29,9 +29,15 @@ for l in sys.stdin:
     if m.get("reason")=="compiler-artifact" and m.get("executable"): print(m["executable"])' | tail -1)
 # The integration harness builds the static checker itself; build it here, outside the guest.
 checker=$(cargo test -q -p hako --test lifecycle -- --list >/dev/null 2>&1; ls target/checker-static/*/release/hako-checker 2>/dev/null | head -1)
+# The guest sees the host's / read-only but gets a fresh /tmp, and the checkout may live under
+# /tmp: copy what runs into the shared directory, which the guest mounts at the same path.
 share=$(mktemp -d /tmp/hako-v2.XXXXXX)
 trap 'rm -rf "$share"' EXIT
+cp target/debug/hako "$share/hako"
+cp "$checker" "$share/checker"
+cp "$lib" "$share/libhako-tests"
+cp "$lc" "$share/lifecycle-tests"
 echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests"
-VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $PWD/crates/hako && \
-  $lib cgroups --test-threads=1 && \
-  HAKO_TEST_CHECKER=$PWD/$checker CARGO_BIN_EXE_hako=$PWD/target/debug/hako $lc --test-threads=2" "$share"
+VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $share && \
+  ./libhako-tests cgroups --test-threads=1 && \
+  HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lifecycle-tests --test-threads=2" "$share"
