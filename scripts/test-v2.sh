@@ -26,7 +26,7 @@ lc=$(cargo test -q -p hako --test lifecycle --no-run --message-format=json 2>/de
   | python3 -c 'import sys,json
 for l in sys.stdin:
     m=json.loads(l)
-    if m.get("reason")=="compiler-artifact" and m.get("executable"): print(m["executable"])' | tail -1)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="lifecycle": print(m["executable"])' | tail -1)
 # The integration harness builds the static checker itself; build it here, outside the guest.
 checker=$(cargo test -q -p hako --test lifecycle -- --list >/dev/null 2>&1; ls target/checker-static/*/release/hako-checker 2>/dev/null | head -1)
 # The guest sees the host's / read-only but gets a fresh /tmp, and the checkout may live under
