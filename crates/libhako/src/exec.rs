@@ -266,7 +266,23 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
     let unified = (cgroups::detect() == cgroups::Mode::Unified)
         .then(|| paths.first().cloned())
         .flatten();
-    let cgroup_dir = match &unified {
+    // v1: join by moving ourselves in around the clone (see cgroups::SelfMove); v2 and the
+    // cgroup2 part of a hybrid host: CLONE_INTO_CGROUP.
+    let v1place = cgroups::Placement {
+        paths: paths.clone(),
+        created: Vec::new(),
+        unified: None,
+    };
+    // Never into a frozen cgroup (exec --ignore-paused): we would freeze ourselves.
+    let selfmove = if unified.is_none() && !cgroups::is_frozen(&paths) {
+        cgroups::self_enter(&v1place, None)
+    } else {
+        None
+    };
+    let into = unified
+        .clone()
+        .or_else(|| selfmove.as_ref().and_then(|s| s.unified.clone()));
+    let cgroup_dir = match &into {
         Some(p) => Some(open_dir(p)?),
         None => None,
     };
@@ -316,13 +332,10 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
     };
     drop(cchan);
     drop(console);
-    let placed = if unified.is_none() {
-        let p = cgroups::Placement {
-            paths: paths.clone(),
-            created: Vec::new(),
-            unified: None,
-        };
-        cgroups::enter(&p, pid)
+    let placed = if let Some(sm) = selfmove {
+        sm.leave()
+    } else if unified.is_none() {
+        cgroups::enter(&v1place, pid)
     } else {
         Ok(())
     };

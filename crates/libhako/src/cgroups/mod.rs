@@ -319,3 +319,76 @@ fn freeze_v2(dir: &Path, frozen: bool) -> Result<()> {
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
     }
 }
+
+/// The parent's temporary stay in the container's v1 cgroups, around the clone of the init.
+///
+/// On cgroup v1, the first write of another task's pid to `cgroup.procs` after an idle moment
+/// waits for an RCU grace period (the write side of `cgroup_threadgroup_rwsem`): 5-10 ms here,
+/// the largest single cost of `create`. A thread that moves *itself* by writing "0" to `tasks`
+/// does not take that lock (see the kernel's `cgroup_procs_write_start`), ~0.2 ms. So the
+/// single-threaded parent moves itself in, clones the init (born in place: nothing left to
+/// migrate), and moves itself back. A cgroup2 directory (hybrid hosts) is joined with
+/// CLONE_INTO_CGROUP instead.
+pub struct SelfMove {
+    back: Vec<PathBuf>,
+    /// A cgroup2 directory of the placement, for CLONE_INTO_CGROUP.
+    pub unified: Option<PathBuf>,
+}
+
+/// Move the calling (single-threaded) process into the placement's v1 cgroups.
+/// Returns None when that is not possible (then use [`enter`] after the clone).
+pub fn self_enter(p: &Placement, pids_limit: Option<i64>) -> Option<SelfMove> {
+    // The parent and the init both count against pids.max while we are inside.
+    if pids_limit.is_some_and(|l| (0..2).contains(&l)) {
+        return None;
+    }
+    let hier = v1::hierarchies();
+    let mut sm = SelfMove {
+        back: Vec::new(),
+        unified: None,
+    };
+    for dir in &p.paths {
+        if !dir.join("tasks").exists() {
+            if sm.unified.is_some() {
+                sm.leave_quietly();
+                return None;
+            }
+            sm.unified = Some(dir.clone());
+            continue;
+        }
+        let Some(h) = hier.iter().find(|h| dir.starts_with(&h.mountpoint)) else {
+            sm.leave_quietly();
+            return None;
+        };
+        let own = v1::dir_in(h, &v1::own_path(&h.controllers));
+        if std::fs::write(dir.join("tasks"), "0").is_err() {
+            sm.leave_quietly();
+            return None;
+        }
+        sm.back.push(own.join("tasks"));
+    }
+    Some(sm)
+}
+
+impl SelfMove {
+    /// Move back to where we were.
+    pub fn leave(mut self) -> Result<()> {
+        let back = std::mem::take(&mut self.back);
+        for t in back {
+            std::fs::write(&t, "0")
+                .with_ctx(|| format!("return to cgroup: write {}", t.display()))?;
+        }
+        Ok(())
+    }
+    fn leave_quietly(&mut self) {
+        for t in std::mem::take(&mut self.back) {
+            let _ = std::fs::write(&t, "0");
+        }
+    }
+}
+
+impl Drop for SelfMove {
+    fn drop(&mut self) {
+        self.leave_quietly();
+    }
+}

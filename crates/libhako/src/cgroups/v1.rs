@@ -64,6 +64,11 @@ fn unescape(s: &str) -> String {
 }
 
 /// The runtime's own cgroup in the hierarchy with `controllers` (from /proc/self/cgroup).
+/// The runtime's own cgroup path in the hierarchy with `controllers`.
+pub fn own_path(controllers: &[String]) -> PathBuf {
+    own_cgroup(controllers)
+}
+
 fn own_cgroup(controllers: &[String]) -> PathBuf {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     for line in text.lines() {
