@@ -27,6 +27,11 @@ lc=$(cargo test -q -p hako --test lifecycle --no-run --message-format=json 2>/de
 for l in sys.stdin:
     m=json.loads(l)
     if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="lifecycle": print(m["executable"])' | tail -1)
+cg=$(cargo test -q -p hako --test cgroups --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="cgroups": print(m["executable"])' | tail -1)
 # The integration harness builds the static checker itself; build it here, outside the guest.
 checker=$(cargo test -q -p hako --test lifecycle -- --list >/dev/null 2>&1; ls target/checker-static/*/release/hako-checker 2>/dev/null | head -1)
 # The guest sees the host's / read-only but gets a fresh /tmp, and the checkout may live under
@@ -37,7 +42,9 @@ cp target/debug/hako "$share/hako"
 cp "$checker" "$share/checker"
 cp "$lib" "$share/libhako-tests"
 cp "$lc" "$share/lifecycle-tests"
-echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests"
+cp "$cg" "$share/cgroups-tests"
+echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests + cgroups integration tests"
 VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $share && \
   ./libhako-tests cgroups --test-threads=1 && \
-  HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lifecycle-tests --test-threads=2" "$share"
+  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lifecycle-tests --test-threads=2 && \
+  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./cgroups-tests --test-threads=2" "$share"

@@ -29,7 +29,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one runtime command may take: 30 s, or `$HAKO_TEST_TIMEOUT` seconds (the cgroup v2
+/// guest runs under software emulation and needs more).
+pub static CMD_TIMEOUT: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
+    Duration::from_secs(
+        std::env::var("HAKO_TEST_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30),
+    )
+});
 
 // ---------------------------------------------------------------------------------------------
 // Runtime / checker / busybox location
@@ -529,7 +538,7 @@ impl TestEnv {
     pub fn cmd_in(&self, args: &[&str], cwd: Option<&Path>) -> Out {
         let (mut c, all, o, e) = self.command(args, cwd);
         let mut child = c.spawn().expect("spawning the runtime");
-        let status = wait_timeout(&mut child, CMD_TIMEOUT)
+        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
             .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
         Out {
             args: all,
@@ -570,7 +579,7 @@ impl TestEnv {
             });
         }
         let mut child = c.spawn().expect("spawning the runtime");
-        let status = wait_timeout(&mut child, CMD_TIMEOUT)
+        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
             .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
         Out {
             args: all,
@@ -1262,7 +1271,7 @@ impl TestEnv {
             }
         }
         let mut child = c.spawn().expect("spawning sh");
-        let status = wait_timeout(&mut child, CMD_TIMEOUT)
+        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
             .unwrap_or_else(|| panic!("`sh -c {script}` timed out after {CMD_TIMEOUT:?}"));
         Out {
             args: vec!["sh".into(), "-c".into(), script.into()],
@@ -1356,7 +1365,7 @@ impl ConsoleSocket {
                         break recv_fd(s.as_raw_fd());
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if t0.elapsed() > CMD_TIMEOUT {
+                        if t0.elapsed() > *CMD_TIMEOUT {
                             break Err("no connection on the console socket".into());
                         }
                         std::thread::sleep(Duration::from_millis(5));
