@@ -22,6 +22,7 @@
 //!                            {PATH: {"ok":true} | {"ok":false,"errno":N,"error":..}, ...}
 //! checker fds                print {"fds":[{"fd":N,"target":..,"content":..}]}: every open fd,
 //!                            with the first 4 KiB of regular files read with pread at offset 0
+//! checker mempolicy          print {"mode":N,"nodes":[..]} from get_mempolicy(2)
 //! ```
 //!
 //! The `all` report never panics on a missing file: any value that cannot be obtained is
@@ -685,7 +686,7 @@ const SIGNALS: &[(&str, i32)] = &[
 ];
 
 fn usage() -> ! {
-    errout("usage: checker [all|exit N|sleep SECS|cat PATH..|stat PATH..|kill-self SIG|catch [FILE]|wait-file PATH [N]|touch PATH|write PATH DATA|try-create PATH..|fds]\n");
+    errout("usage: checker [all|exit N|sleep SECS|cat PATH..|stat PATH..|kill-self SIG|catch [FILE]|wait-file PATH [N]|touch PATH|write PATH DATA|try-create PATH..|fds|mempolicy]\n");
     std::process::exit(2)
 }
 
@@ -767,6 +768,33 @@ fn catch(file: Option<&str>) -> ! {
         // Short sleeps instead of pause(): no lost-wakeup race between the check and the wait.
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// get_mempolicy(2) of this process: the mode (MPOL_* with its MPOL_F_* mode flags) and the
+/// node list.
+fn mempolicy() -> Value {
+    let mut mode: libc::c_int = -1;
+    let mut mask = [0 as libc::c_ulong; 16];
+    let maxnode = (mask.len() * 8 * std::mem::size_of::<libc::c_ulong>()) as libc::c_ulong;
+    // SAFETY: get_mempolicy(2) with valid out-pointers sized by maxnode.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            maxnode,
+            std::ptr::null_mut::<libc::c_void>(),
+            0 as libc::c_ulong,
+        )
+    };
+    if r != 0 {
+        return err_value(io::Error::last_os_error());
+    }
+    let bits = 8 * std::mem::size_of::<libc::c_ulong>();
+    let nodes: Vec<usize> = (0..mask.len() * bits)
+        .filter(|n| mask[n / bits] & (1 << (n % bits)) != 0)
+        .collect();
+    json!({"mode": mode, "nodes": nodes})
 }
 
 fn main() {
@@ -855,6 +883,7 @@ fn main() {
             out(&format!("{}\n", Value::Object(m)));
         }
         "fds" => out(&format!("{}\n", fds_with_content())),
+        "mempolicy" => out(&format!("{}\n", mempolicy())),
         _ => usage(),
     }
 }

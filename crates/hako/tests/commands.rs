@@ -543,7 +543,7 @@ fn check_without_sys_resource(env: &TestEnv, b: &Bundle) -> Out {
         });
     }
     let mut child = c.spawn().unwrap();
-    let st = wait_timeout(&mut child, CMD_TIMEOUT).expect("check timed out");
+    let st = wait_timeout(&mut child, *CMD_TIMEOUT).expect("check timed out");
     Out {
         args: vec!["hako".into(), "check".into(), b.path.display().to_string()],
         code: st.code(),

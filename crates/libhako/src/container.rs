@@ -125,12 +125,6 @@ pub fn create(root: &Root, id: &str, opts: &CreateOpts) -> Result<Created> {
 /// (`features` says the same).
 fn reject_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
-        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err(Error::config(
-                "linux.netDevices",
-                "not supported by this hako yet",
-            ));
-        }
         if l.intel_rdt().is_some() {
             let why = if std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
                 "not supported by this hako yet"
@@ -245,6 +239,9 @@ fn create_inner(
             .as_ref()
             .map(|c| c.as_raw_fd())
             .or(if terminal { opts.console_fd } else { None });
+    // Idmapped mounts: the trees are prepared here (setting an idmap needs privileges over the
+    // source's superblock that an init in a new user namespace lacks); the init inherits the fds.
+    let idmapped = crate::idmap::prepare(spec, &b.rootfs)?;
     let (pchan, cchan) = sync::pair()?;
     // v1: move ourselves into the container's cgroups so the init is born there (see
     // cgroups::SelfMove: avoids a 5-10 ms RCU wait per create); v2: CLONE_INTO_CGROUP.
@@ -300,6 +297,7 @@ fn create_inner(
             Forked::Parent { pid, pidfd } => (pid, pidfd),
         };
     drop(cchan);
+    drop(idmapped);
     drop(listener);
     let placed_at_clone = match selfmove {
         Some(sm) => {
@@ -321,6 +319,8 @@ fn create_inner(
         cgroups::enter(&undo.placement, cpid)?;
     }
     t.step("cgroup placed");
+    // linux.netDevices: moved from the host's network namespace before the init continues.
+    crate::netdev::attach(spec, cpid)?;
     pchan.send(&Msg::Go)?;
     let pid = if plan.two_step() {
         let pid = match pchan.recv()? {

@@ -103,8 +103,8 @@ pub fn features() -> Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
-            "netDevices": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": true } },
+            "netDevices": { "enabled": true },
             "memoryPolicy": { "modes": [], "flags": [] }
         },
         "annotations": {

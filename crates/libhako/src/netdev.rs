@@ -91,7 +91,13 @@ impl Req {
     fn new(typ: u16, flags: u16, fixed: &[u8]) -> Req {
         let mut buf = vec![0u8; NLMSG_HDRLEN];
         buf[4..6].copy_from_slice(&typ.to_ne_bytes());
-        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
+        // Always ask for an ack: a GET by name then ends with it (a dump ends with DONE).
+        let ack = if flags & NLM_F_DUMP == NLM_F_DUMP {
+            0
+        } else {
+            NLM_F_ACK
+        };
+        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST | ack).to_ne_bytes());
         buf.extend_from_slice(fixed);
         buf.resize(align4(buf.len()), 0);
         Req { buf }
@@ -337,7 +343,8 @@ impl Netlink {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: recv(2) into our buffer.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = nix::errno::Errno::last();
                 if e == nix::errno::Errno::EINTR {
@@ -528,7 +535,10 @@ pub fn attach(spec: &Spec, pid: i32) -> Result<()> {
     for (hname, cname) in &devs {
         let at = format!("linux.netDevices.{hname}");
         let link = host.link_by_name(hname)?.ok_or_else(|| {
-            Error::config(&at, "no such network device in the runtime's network namespace")
+            Error::config(
+                &at,
+                "no such network device in the runtime's network namespace",
+            )
         })?;
         if !cname.contains("%d") {
             if taken.iter().any(|t| t == cname) {
@@ -589,7 +599,7 @@ mod tests {
         assert_eq!(cstr(a[0].1), "eth0");
         assert_eq!(
             u16::from_ne_bytes([r.buf[6], r.buf[7]]),
-            NLM_F_REQUEST,
+            NLM_F_REQUEST | NLM_F_ACK,
             "flags"
         );
     }
@@ -619,7 +629,10 @@ mod tests {
         assert!(keep_addr(&addr));
         assert_eq!(addr.display(), "10.200.0.1/24");
         assert_eq!(addr.label.as_deref(), Some("d0:1"));
-        let link_scope = Addr { scope: 253, ..addr.clone() };
+        let link_scope = Addr {
+            scope: 253,
+            ..addr.clone()
+        };
         assert!(!keep_addr(&link_scope));
         let dynamic = Addr { flags: 0, ..addr };
         assert!(!keep_addr(&dynamic));
@@ -627,7 +640,10 @@ mod tests {
 
     #[test]
     fn netdev_relabel() {
-        assert_eq!(relabel(Some("d0:1"), "d0", "eth1").as_deref(), Some("eth1:1"));
+        assert_eq!(
+            relabel(Some("d0:1"), "d0", "eth1").as_deref(),
+            Some("eth1:1")
+        );
         assert_eq!(relabel(Some("d0"), "d0", "eth1"), None);
         assert_eq!(relabel(None, "d0", "eth1"), None);
         assert_eq!(relabel(Some("d0:1"), "d0", "averylongname12"), None);

@@ -66,6 +66,77 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+/// Idmapped mounts (config.md "Mounts": `uidMappings`/`gidMappings`, `idmap`/`ridmap`),
+/// prepared by `hako create` before the clone (`idmap.rs`: a detached `open_tree` clone with
+/// `MOUNT_ATTR_IDMAP`, which needs privilege over the source's superblock, i.e. the host's
+/// user namespace): the index in `mounts` and the tree's fd. The init inherits this table with
+/// the parent's memory and the fds with its fd table, and attaches each tree with `move_mount`
+/// onto the destination resolved in the rootfs.
+static IDMAPPED: std::sync::Mutex<Vec<(usize, RawFd)>> = std::sync::Mutex::new(Vec::new());
+
+/// Record the prepared idmapped tree of `mounts[index]` (the caller keeps the fd open until
+/// the init is cloned).
+pub fn register_idmapped(index: usize, fd: RawFd) {
+    if let Ok(mut t) = IDMAPPED.lock() {
+        t.retain(|(i, _)| *i != index);
+        t.push((index, fd));
+    }
+}
+
+/// Forget every prepared tree (the owner closes the fds).
+pub fn clear_idmapped() {
+    if let Ok(mut t) = IDMAPPED.lock() {
+        t.clear();
+    }
+}
+
+fn take_idmapped(index: usize) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut t = IDMAPPED.lock().ok()?;
+    let pos = t.iter().position(|(i, _)| *i == index)?;
+    let (_, fd) = t.remove(pos);
+    // SAFETY: the init owns its inherited copy of the fd; it is taken exactly once.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether a mount asks for an idmapping: `idmap`/`ridmap`, or mappings of its own.
+pub fn wants_idmap(m: &Mount) -> bool {
+    let maps = |v: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        v.as_ref().is_some_and(|v| !v.is_empty())
+    };
+    m.options()
+        .iter()
+        .flatten()
+        .any(|o| o == "idmap" || o == "ridmap")
+        || maps(m.uid_mappings())
+        || maps(m.gid_mappings())
+}
+
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// Attach the detached tree `from` onto the inode behind `to` (move_mount(2), both by fd).
+fn move_mount(from: RawFd, to: RawFd) -> Result<()> {
+    // SAFETY: move_mount(2) with two open fds and empty paths.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys(
+            "move_mount (attach the idmapped mount)",
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
 /// The parsed `options` of one mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
@@ -266,7 +337,7 @@ pub fn prepare(ctx: &Ctx) -> Result<Root> {
         .map_err(|e| perr(format!("open rootfs {}", ctx.rootfs.display()), e))?;
     // 3. The mounts, in order.
     for (i, m) in ctx.spec.mounts().iter().flatten().enumerate() {
-        mount_one(ctx, &root, m).with_ctx(|| {
+        mount_one(ctx, &root, m, i).with_ctx(|| {
             format!(
                 "mounts[{i}]: mount {} on {}",
                 m.source().as_deref().unwrap_or(Path::new("none")).display(),
@@ -449,11 +520,12 @@ fn mount_setattr(fd: RawFd, set: u64, clr: u64) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
     let o = parse_options(m.options().as_deref().unwrap_or(&[]));
-    if o.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+    let idmapped = wants_idmap(m);
+    if idmapped && !is_bind(m, &o) {
         return Err(Error::invalid(
-            "idmapped mounts (idmap, ridmap, uidMappings) are not supported yet",
+            "idmapped mounts (idmap, ridmap, uidMappings, gidMappings) must be bind mounts",
         ));
     }
     let typ = m
@@ -465,31 +537,44 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<()> {
     }
     let dest = m.destination();
     if is_bind(m, &o) {
-        let src = m
-            .source()
-            .as_deref()
-            .ok_or_else(|| Error::invalid("bind mount needs a source"))?;
-        let src = if src.is_absolute() {
-            src.to_path_buf()
+        if idmapped {
+            // The tree was cloned and idmapped by `hako create` (see IDMAPPED).
+            let tree = take_idmapped(index).ok_or_else(|| {
+                Error::other("internal: the idmapped mount was not prepared before the clone")
+            })?;
+            let is_file = !File::from(tree.try_clone().ctx("dup idmapped mount fd")?)
+                .metadata()
+                .map(|md| md.is_dir())
+                .unwrap_or(true);
+            let h = dest_handle(root, dest, is_file)?;
+            move_mount(tree.as_raw_fd(), h.as_fd().as_raw_fd())?;
         } else {
-            ctx.rootfs.join(src)
-        };
-        let sfd = File::options()
-            .read(true)
-            .custom_flags_path()
-            .open(&src)
-            .with_ctx(|| format!("open source {}", src.display()))?;
-        let is_file = !sfd.metadata().map(|md| md.is_dir()).unwrap_or(true);
-        let h = dest_handle(root, dest, is_file)?;
-        let flags = MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC);
-        mount(
-            Some(&fd_path(sfd.as_raw_fd())),
-            &fd_path(h.as_fd().as_raw_fd()),
-            None,
-            flags,
-            None,
-        )
-        .ctx("bind")?;
+            let src = m
+                .source()
+                .as_deref()
+                .ok_or_else(|| Error::invalid("bind mount needs a source"))?;
+            let src = if src.is_absolute() {
+                src.to_path_buf()
+            } else {
+                ctx.rootfs.join(src)
+            };
+            let sfd = File::options()
+                .read(true)
+                .custom_flags_path()
+                .open(&src)
+                .with_ctx(|| format!("open source {}", src.display()))?;
+            let is_file = !sfd.metadata().map(|md| md.is_dir()).unwrap_or(true);
+            let h = dest_handle(root, dest, is_file)?;
+            let flags = MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC);
+            mount(
+                Some(&fd_path(sfd.as_raw_fd())),
+                &fd_path(h.as_fd().as_raw_fd()),
+                None,
+                flags,
+                None,
+            )
+            .ctx("bind")?;
+        }
         let remount = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !remount.is_empty() {
             let h2 = reresolve(root, dest)?;
