@@ -210,6 +210,12 @@ fn setup(a: &InitArgs) -> Result<Never> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "required to create a container"))?;
+    // Applied at create (inherited across exec), so a value this host refuses fails `create`,
+    // as with runc, rather than `start`.
+    if let Some(adj) = process.oom_score_adj() {
+        proc_self_write("oom_score_adj", &adj.to_string())
+            .with_ctx(|| format!("process.oomScoreAdj: write {adj}"))?;
+    }
     let args = process.args().as_deref().unwrap_or(&[]);
     let env = process.env().as_deref().unwrap_or(&[]);
     if let Some(sock) = a.console_sock {
