@@ -43,8 +43,13 @@ cp "$checker" "$share/checker"
 cp "$lib" "$share/libhako-tests"
 cp "$lc" "$share/lifecycle-tests"
 cp "$cg" "$share/cgroups-tests"
+# The cgroups integration tests whose v2 code paths differ from v1 (files and conversions,
+# unified, device eBPF, freeze, OOM events, update, placement/cgroupns); the guest is slow, so
+# the path-only ones (relative/engine-like/pre-existing parents, bad values) run on the host only.
+# CGROUPS_TESTS="" runs them all.
+cgtests=${CGROUPS_TESTS-"resources_ devices_ pause_ memory_ pids_limit update_flags placement_default cgroup_namespace"}
 echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests + cgroups integration tests"
 VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $share && \
   ./libhako-tests cgroups --test-threads=1 && \
   HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lifecycle-tests --test-threads=2 && \
-  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./cgroups-tests --test-threads=2" "$share"
+  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./cgroups-tests --test-threads=2 $cgtests" "$share"

@@ -143,11 +143,18 @@ pub fn remove(created: &[PathBuf]) -> Result<()> {
     let mut dirs = created.to_vec();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     for d in &dirs {
+        // A parent that create made may be shared by now (podman's /libpod_parent): removing
+        // it is best effort. The container's own directories must go.
+        let parent = dirs.iter().any(|o| o != d && o.starts_with(d));
         let mut tries = 0;
         loop {
             match std::fs::remove_dir(d) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if parent => {
+                    tracing::debug!("keep cgroup {}: {e}", d.display());
+                    break;
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
                     tries += 1;
                     // Bounded wait for the kernel to finish removing exited tasks (≤ 1 s).

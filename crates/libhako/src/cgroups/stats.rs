@@ -497,14 +497,13 @@ impl OomWatcher {
                 return Ok(OomEvent::Gone);
             }
             let n = oom_count(&self.paths);
-            if n > self.last || (!self.v2 && n == self.last && !has_oom_kill_counter(&self.paths)) {
-                self.last = n;
+            // v1: the eventfd fires in mem_cgroup_oom(), before the OOM killer bumps
+            // `oom_kill`, so the notification itself is the event. v2: inotify on
+            // memory.events fires for any change; the oom_kill counter tells.
+            if !self.v2 || n > self.last {
+                self.last = self.last.max(n);
                 return Ok(OomEvent::Oom);
             }
         }
     }
-}
-
-fn has_oom_kill_counter(paths: &[PathBuf]) -> bool {
-    kv_file(paths, "memory.oom_control").contains_key("oom_kill")
 }
