@@ -71,20 +71,20 @@ for rt in $RUNTIMES; do
 			continue
 		fi
 		if [[ $HAKO_BUILD == 1 ]]; then
-			echo "building hako (cargo build --release -p hako) ..." >&2
-			if ! (cd "$repo" && cargo build --release -p hako) >"$here/out/build.log" 2>&1; then
+			echo "building hako (scripts/build-release.sh: static release binary) ..." >&2
+			if ! (cd "$repo" && scripts/build-release.sh) >"$here/out/build.log" 2>&1; then
 				echo "note: hako does not build yet; skipping it (see bench/out/build.log):" >&2
 				grep -m3 -E '^error' "$here/out/build.log" | sed 's/^/    /' >&2 || true
-				skip_args+=(--skip "hako=cargo build --release -p hako failed (bench/out/build.log)")
+				skip_args+=(--skip "hako=scripts/build-release.sh failed (bench/out/build.log)")
 				continue
 			fi
 		fi
-		if [[ ! -x $repo/target/release/hako ]]; then
-			skip_args+=(--skip "hako=target/release/hako not found")
-			echo "note: target/release/hako not found; skipping hako" >&2
+		if [[ ! -x $repo/target/x86_64-unknown-linux-gnu/release/hako ]]; then
+			skip_args+=(--skip "hako=target/x86_64-unknown-linux-gnu/release/hako not found")
+			echo "note: target/x86_64-unknown-linux-gnu/release/hako not found; skipping hako" >&2
 			continue
 		fi
-		rt_args+=("hako=$repo/target/release/hako")
+		rt_args+=("hako=$repo/target/x86_64-unknown-linux-gnu/release/hako")
 	else
 		if path=$(command -v "$rt"); then
 			rt_args+=("$rt=$path")

@@ -5,8 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (hako creates namespaces, mounts and cgroups)" >&2; exit 1; }
 scripts/install-deps.sh
-cargo build --release -q -p hako
-HAKO=$PWD/target/release/hako
+HAKO=$(scripts/build-release.sh)
 DEMO=${DEMO_DIR:-/tmp/hako-demo}
 rm -rf "$DEMO"
 mkdir -p "$DEMO/rootfs/bin"
