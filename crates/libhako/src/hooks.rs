@@ -42,6 +42,12 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped());
+    // Like runc, a hook's output is collected (not mixed into the container's stdio, which
+    // engines often share with the runtime) and shown in the error when the hook fails. A
+    // memfd rather than a pipe: a chatty hook can never block on a full pipe.
+    let out = output_file()?;
+    cmd.stdout(out.try_clone().ctx("dup hook output")?);
+    cmd.stderr(out.try_clone().ctx("dup hook output")?);
     let mut child = cmd.spawn().ctx("start hook")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin must not make us fail (EPIPE).
@@ -55,7 +61,10 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         if !poll_readable(pidfd.as_raw_fd(), t * 1000)? {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(Error::other(format!("timed out after {t} s, killed")));
+            let text = read_output(out);
+            return Err(Error::other(format!(
+                "timed out after {t} s, killed; output: {text}"
+            )));
         }
     }
     let status = child.wait().ctx("wait for hook")?;
@@ -70,4 +79,23 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         ))),
         _ => Err(Error::other("failed")),
     }
+}
+
+fn output_file() -> Result<std::fs::File> {
+    // SAFETY: memfd_create with a constant name.
+    let fd = unsafe { libc::memfd_create(c"hako-hook-output".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::sys("memfd_create", nix::errno::Errno::last()));
+    }
+    // SAFETY: a fresh fd.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// The hook's output, trimmed to a length that fits an error line.
+fn read_output(mut f: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let _ = f.seek(std::io::SeekFrom::Start(0));
+    let mut buf = Vec::new();
+    let _ = Read::by_ref(&mut f).take(4096).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).trim().to_string()
 }
