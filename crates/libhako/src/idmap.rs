@@ -31,14 +31,7 @@ use std::path::{Path, PathBuf};
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
-#[repr(C)]
-#[derive(Default)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
+use crate::rootfs::MountAttr;
 
 /// The idmapped trees of one container, open in `hako create` until the init is cloned
 /// (it inherits them). Dropping this closes them and empties the `rootfs` table.

@@ -296,16 +296,7 @@ const ALL_NAMESPACES: [LinuxNamespaceType; 8] = [
 
 /// The `CLONE_NEW*` flag of a namespace type.
 pub fn clone_flag(t: LinuxNamespaceType) -> i32 {
-    match t {
-        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
-        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
-        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
-        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
-        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
-        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
-        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
-        LinuxNamespaceType::Time => 0x80, // CLONE_NEWTIME
-    }
+    crate::namespaces::clone_flag(t)
 }
 
 /// The name of a namespace type as written in config.json.
