@@ -252,3 +252,45 @@ fn init_is_not_dumpable_before_exec() {
     env.delete_force(&id).assert_ok();
     env.assert_nothing_left(&id, &b);
 }
+
+// CVE-2019-5736: a container program that is a script with `#!/proc/self/exe` would make the
+// kernel run the runtime's own binary as the container's process (the exec happens while
+// /proc/self/exe is the runtime), after which a container process can reopen it for writing
+// through /proc/<pid>/exe. hako execs through a sealed stub, so the runtime binary never runs
+// inside: the script ends with exit 127 and nothing of hako's command line appears.
+#[test]
+fn cve_2019_5736_proc_self_exe_interpreter() {
+    let env = TestEnv::new("cve5736");
+    let b = env.bundle(&["/evil", "state", "x"]);
+    fs::write(b.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    let mut perm = fs::metadata(b.rootfs.join("evil")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    fs::set_permissions(b.rootfs.join("evil"), perm).unwrap();
+    let id = env.id();
+    let o = env.run(&b, &id);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        !all.contains("Usage") && !all.contains("does not exist") && !all.contains("container"),
+        "the runtime binary ran inside the container: {o}"
+    );
+    if is_hako() {
+        assert_eq!(o.code, Some(127), "{o}");
+    }
+    env.assert_nothing_left(&id, &b);
+    // The same through exec.
+    let b2 = env.bundle(&["sleep", "100"]);
+    fs::write(b2.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    let mut perm = fs::metadata(b2.rootfs.join("evil")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    fs::set_permissions(b2.rootfs.join("evil"), perm).unwrap();
+    let id2 = env.id();
+    env.create_start(&b2, &id2);
+    let o = env.cmd(&["exec", &id2, "/evil", "state", "x"]);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        !all.contains("Usage") && !all.contains("does not exist"),
+        "the runtime binary ran inside the container through exec: {o}"
+    );
+    env.delete_force(&id2).assert_ok();
+    env.assert_nothing_left(&id2, &b2);
+}

@@ -448,6 +448,8 @@ pub fn finish_and_exec(
     seccomp: Option<Seccomp>,
 ) -> Result<Never> {
     crate::procattr::apply(spec, process)?;
+    // The exec stub (CVE-2019-5736), made while every syscall is still allowed.
+    let stub = crate::selfexe::prepare();
     if let Some(l) = process.rlimits() {
         rlimits::apply(l)?;
     }
@@ -529,9 +531,7 @@ pub fn finish_and_exec(
         .map_err(|_| Error::config("process.env", "contains a NUL byte"))?;
     let path = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| Error::config("process.args", "contains a NUL byte"))?;
-    let e = nix::unistd::execve(&path, &args, &env)
-        .err()
-        .unwrap_or(nix::errno::Errno::EINVAL);
+    let e = crate::selfexe::execve(stub.as_ref(), &path, &args, &env);
     Err(Error::sys(format!("exec {}", exe.display()), e))
 }
 

@@ -25,6 +25,7 @@ pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod selfexe;
 pub mod signals;
 pub mod spec_default;
 pub mod state;
