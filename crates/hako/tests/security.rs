@@ -294,3 +294,62 @@ fn cve_2019_5736_proc_self_exe_interpreter() {
     env.delete_force(&id2).assert_ok();
     env.assert_nothing_left(&id2, &b2);
 }
+
+// config-linux.md "Seccomp": a rule's action and errnoRet apply inside the container (mkdir
+// fails with errno 99, EADDRNOTAVAIL), and the process runs in seccomp filter mode.
+#[test]
+fn seccomp_errno_rule_applies_in_container() {
+    let env = TestEnv::new("seccomp");
+    let b = env.bundle_with(|s, _| {
+        s["root"]["readonly"] = json!(false);
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99}]
+        });
+        set_args(
+            s,
+            &["sh", "-c", "grep '^Seccomp:' /proc/self/status; mkdir /x 2>&1; echo rc=$?"],
+        );
+    });
+    let id = env.id();
+    let o = env.run(&b, &id);
+    o.assert_ok();
+    assert!(
+        o.stdout.contains("Seccomp:\t2"),
+        "not in seccomp filter mode: {o}"
+    );
+    assert!(
+        o.stdout.contains("Cannot assign requested address"),
+        "errnoRet 99 not seen: {o}"
+    );
+    assert!(o.stdout.contains("rc=1"), "{o}");
+    env.assert_nothing_left(&id, &b);
+}
+
+// A real profile loads and behaves: podman's default (from containers-common) runs a shell, and
+// a syscall it denies (keyctl, with its ENOSYS/EPERM default) fails inside.
+#[test]
+fn seccomp_podman_default_profile() {
+    let Ok(text) = fs::read_to_string("/usr/share/containers/seccomp.json") else {
+        eprintln!("skipped: /usr/share/containers/seccomp.json not installed");
+        return;
+    };
+    let profile: Value = serde_json::from_str(&text).unwrap();
+    let env = TestEnv::new("seccomppodman");
+    let b = env.bundle_with(|s, _| {
+        s["linux"]["seccomp"] = profile;
+        set_args(
+            s,
+            &["sh", "-c", "grep '^Seccomp:' /proc/self/status; echo alive"],
+        );
+    });
+    let id = env.id();
+    let o = env.run(&b, &id);
+    o.assert_ok();
+    assert!(
+        o.stdout.contains("Seccomp:\t2") && o.stdout.contains("alive"),
+        "{o}"
+    );
+    env.assert_nothing_left(&id, &b);
+}
