@@ -718,29 +718,20 @@ fn run(cli: Cli) -> Result<i32, Error> {
                     m.insert(key.to_string(), val);
                 }
             };
-            if let Some(w) = blkio_weight {
-                set("blockIO", "weight", w.into());
-            }
-            if let Some(x) = cpu_period {
-                set("cpu", "period", x.into());
-            }
-            if let Some(x) = cpu_quota {
-                set("cpu", "quota", x.into());
-            }
-            if let Some(x) = cpu_share {
-                set("cpu", "shares", x.into());
-            }
-            if let Some(x) = cpu_rt_period {
-                set("cpu", "realtimePeriod", x.into());
-            }
-            if let Some(x) = cpu_rt_runtime {
-                set("cpu", "realtimeRuntime", x.into());
-            }
-            if let Some(x) = cpuset_cpus {
-                set("cpu", "cpus", x.into());
-            }
-            if let Some(x) = cpuset_mems {
-                set("cpu", "mems", x.into());
+            let numeric: [(&str, &str, Option<serde_json::Value>); 8] = [
+                ("blockIO", "weight", blkio_weight.map(Into::into)),
+                ("cpu", "period", cpu_period.map(Into::into)),
+                ("cpu", "quota", cpu_quota.map(Into::into)),
+                ("cpu", "shares", cpu_share.map(Into::into)),
+                ("cpu", "realtimePeriod", cpu_rt_period.map(Into::into)),
+                ("cpu", "realtimeRuntime", cpu_rt_runtime.map(Into::into)),
+                ("cpu", "cpus", cpuset_cpus.map(Into::into)),
+                ("cpu", "mems", cpuset_mems.map(Into::into)),
+            ];
+            for (section, key, val) in numeric {
+                if let Some(v) = val {
+                    set(section, key, v);
+                }
             }
             for (flag, key, val) in [
                 ("--memory", "limit", memory),

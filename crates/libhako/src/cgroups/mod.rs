@@ -350,6 +350,7 @@ pub fn self_enter(p: &Placement, pids_limit: Option<i64>) -> Option<SelfMove> {
         return None;
     }
     let hier = v1::hierarchies();
+    let self_cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let mut sm = SelfMove {
         back: Vec::new(),
         unified: None,
@@ -367,7 +368,7 @@ pub fn self_enter(p: &Placement, pids_limit: Option<i64>) -> Option<SelfMove> {
             sm.leave_quietly();
             return None;
         };
-        let own = v1::dir_in(h, &v1::own_path(&h.controllers));
+        let own = v1::dir_in(h, &v1::own_in(&self_cg, &h.controllers));
         if std::fs::write(dir.join("tasks"), "0").is_err() {
             sm.leave_quietly();
             return None;

@@ -233,3 +233,26 @@ pub fn read(path: &Path) -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string())
 }
+
+/// cpuset.mems then cpuset.cpus: the same files on v1 and v2 (mems first, as runc).
+pub fn cpuset_writes(r: &LinuxResources, w: &mut Vec<Write>) {
+    if let Some(c) = r.cpu() {
+        let f = "linux.resources.cpu";
+        if let Some(m) = c.mems() {
+            w.push(Write::new(
+                format!("{f}.mems"),
+                "cpuset",
+                "cpuset.mems",
+                m.trim(),
+            ));
+        }
+        if let Some(m) = c.cpus() {
+            w.push(Write::new(
+                format!("{f}.cpus"),
+                "cpuset",
+                "cpuset.cpus",
+                m.trim(),
+            ));
+        }
+    }
+}

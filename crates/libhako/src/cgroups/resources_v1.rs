@@ -63,25 +63,7 @@ impl Dirs {
 /// the cgroup2 mount (hybrid), so its v2 file names are used.
 pub fn writes(r: &LinuxResources, hugetlb_unified: bool) -> Result<Vec<Write>> {
     let mut w = Vec::new();
-    if let Some(c) = r.cpu() {
-        let f = "linux.resources.cpu";
-        if let Some(m) = c.mems() {
-            w.push(Write::new(
-                format!("{f}.mems"),
-                "cpuset",
-                "cpuset.mems",
-                m.trim(),
-            ));
-        }
-        if let Some(m) = c.cpus() {
-            w.push(Write::new(
-                format!("{f}.cpus"),
-                "cpuset",
-                "cpuset.cpus",
-                m.trim(),
-            ));
-        }
-    }
+    super::resources::cpuset_writes(r, &mut w);
     if let Some(m) = r.memory() {
         let f = "linux.resources.memory";
         let nz = |v: Option<i64>| v.filter(|x| *x != 0);

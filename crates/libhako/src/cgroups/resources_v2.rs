@@ -9,25 +9,7 @@ use std::path::{Path, PathBuf};
 /// The writes for `r` on v2, in order (devices are separate). `bfq`: io.bfq.weight exists.
 pub fn writes(r: &LinuxResources, bfq: bool) -> Result<Vec<Write>> {
     let mut w = Vec::new();
-    if let Some(c) = r.cpu() {
-        let f = "linux.resources.cpu";
-        if let Some(m) = c.mems() {
-            w.push(Write::new(
-                format!("{f}.mems"),
-                "cpuset",
-                "cpuset.mems",
-                m.trim(),
-            ));
-        }
-        if let Some(m) = c.cpus() {
-            w.push(Write::new(
-                format!("{f}.cpus"),
-                "cpuset",
-                "cpuset.cpus",
-                m.trim(),
-            ));
-        }
-    }
+    super::resources::cpuset_writes(r, &mut w);
     if let Some(m) = r.memory() {
         let f = "linux.resources.memory";
         // swap first, then the limit (runc's order).

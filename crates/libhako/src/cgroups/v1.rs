@@ -64,13 +64,16 @@ fn unescape(s: &str) -> String {
 }
 
 /// The runtime's own cgroup in the hierarchy with `controllers` (from /proc/self/cgroup).
-/// The runtime's own cgroup path in the hierarchy with `controllers`.
-pub fn own_path(controllers: &[String]) -> PathBuf {
-    own_cgroup(controllers)
+fn own_cgroup(controllers: &[String]) -> PathBuf {
+    own_in(
+        &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        controllers,
+    )
 }
 
-fn own_cgroup(controllers: &[String]) -> PathBuf {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+/// Our cgroup for `controllers` in the text of /proc/self/cgroup (read once by callers that
+/// look up several hierarchies).
+pub fn own_in(text: &str, controllers: &[String]) -> PathBuf {
     for line in text.lines() {
         let mut it = line.splitn(3, ':');
         let (_, list, path) = (it.next(), it.next().unwrap_or(""), it.next().unwrap_or("/"));
