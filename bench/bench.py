@@ -31,10 +31,16 @@ PHASES = [
     ("start", "start the created container (init execs /bin/true)"),
     ("delete", "delete the stopped container (after its process exited; not timed: the wait)"),
     ("run -d", "detached run of a long-lived container (sleep 1000)"),
+    ("run -d, first 10", "detached run while 0-9 containers are alive"),
+    ("run -d, last 10", "detached run while LIVE-10..LIVE-1 containers are alive (flat as N grows?)"),
     ("state", "state of one container while LIVE containers are running"),
     ("list", "list with LIVE containers running"),
     ("delete -f", "forced delete of a running container (kill + wait + delete)"),
 ]
+
+
+# Commands whose peak RSS is measured (`list` with LIVE containers alive).
+RSS_COMMANDS = ["create", "start", "state", "delete", "list"]
 
 
 class RuntimeError_(Exception):
@@ -53,7 +59,7 @@ class Runtime:
         self.run_keeps = False  # does a foreground `run` leave the container behind?
         self.live = set()  # ids that may exist, for cleanup
         self.samples = {p: [] for p, _ in PHASES}
-        self.rss_kb = []
+        self.rss_kb = {c: [] for c in RSS_COMMANDS}
         self.errors = 0
 
     def argv(self, *args):
@@ -219,37 +225,49 @@ class Bench:
         rt.samples["start"].append(t_s)
         rt.samples["delete"].append(t_d)
 
-    def rss(self, rt):
-        """Peak RSS (KiB) of `create`, as reported by GNU time (%M = max RSS of the runtime
-        process tree that time waited for)."""
-        cid = self.new_id(rt, "rss")
+    def timed_rss(self, rt, what, *args):
+        """Run a command under GNU time; record its peak RSS (KiB; %M = max RSS of the runtime
+        process tree that time waited for) under `what`."""
         out = os.path.join(self.a.work, "rss")
+        rt.call(*args, prefix=(TIME_BIN, "-f", "%M", "-o", out))
+        with open(out) as f:
+            lines = [l for l in f.read().split() if l.isdigit()]
+        if lines:
+            rt.rss_kb[what].append(int(lines[-1]))
+
+    def rss(self, rt):
+        """Peak RSS of each lifecycle command of one container."""
+        cid = self.new_id(rt, "rss")
         if os.path.exists(self.pidfile):
             os.unlink(self.pidfile)
         rt.live.add(cid)
-        rt.call("create", "--bundle", self.a.bundle, "--pid-file", self.pidfile, cid,
-                prefix=(TIME_BIN, "-f", "%M", "-o", out))
-        with open(out) as f:
-            lines = [l for l in f.read().split() if l.isdigit()]
-        rt.call("start", cid)
+        self.timed_rss(rt, "create", "create", "--bundle", self.a.bundle, "--pid-file",
+                       self.pidfile, cid)
+        self.timed_rss(rt, "state", "state", cid)
+        self.timed_rss(rt, "start", "start", cid)
         wait_pid_exit(self.pidfile)
-        rt.call("delete", cid)
+        self.timed_rss(rt, "delete", "delete", cid)
         rt.live.discard(cid)
-        if lines:
-            rt.rss_kb.append(int(lines[-1]))
 
     def live_phase(self, rt):
         ids = []
         try:
-            for _ in range(self.a.live):
+            for i in range(self.a.live):
                 cid = self.new_id(rt, "live")
                 rt.live.add(cid)
                 ids.append(cid)
-                rt.samples["run -d"].append(rt.call("run", "-d", "--bundle", self.a.live_bundle, cid))
+                t = rt.call("run", "-d", "--bundle", self.a.live_bundle, cid)
+                rt.samples["run -d"].append(t)
+                if i < 10:
+                    rt.samples["run -d, first 10"].append(t)
+                elif i >= self.a.live - 10:
+                    rt.samples["run -d, last 10"].append(t)
             for cid in ids:
                 rt.samples["state"].append(rt.call("state", cid))
             for _ in range(self.a.list_samples):
                 rt.samples["list"].append(rt.call("list"))
+            if os.access(TIME_BIN, os.X_OK):
+                self.timed_rss(rt, "list", "list")
         finally:
             for cid in ids:
                 t = rt.call("delete", "-f", cid, check=False)
@@ -328,9 +346,10 @@ def summarize(rts):
             if xs:
                 s[phase] = {"n": len(xs), "median_ms": statistics.median(xs), "p90_ms": pct(xs, 90),
                             "mean_ms": statistics.fmean(xs), "min_ms": min(xs), "max_ms": max(xs)}
-        if rt.rss_kb:
-            s["peak_rss_create_kib"] = {"n": len(rt.rss_kb), "median": statistics.median(rt.rss_kb),
-                                        "max": max(rt.rss_kb)}
+        for c, xs in rt.rss_kb.items():
+            if xs:
+                s[f"peak_rss_{c}_kib"] = {"n": len(xs), "median": statistics.median(xs),
+                                          "max": max(xs)}
         out[rt.name] = s
     return out
 
@@ -363,15 +382,19 @@ def print_table(summary, names, skipped, keeps):
         row += [f"{summary[n][phase]['p90_ms']:.2f}" if phase in summary[n] else "-" for n in names]
         row += [ratio(o, phase, "median_ms") for o in others] if base else []
         rows.append(row)
-    row = ["peak RSS create (KiB)"]
-    rss = {n: summary[n].get("peak_rss_create_kib") for n in names}
-    row += [f"{rss[n]['median']:.0f}" if rss[n] else "-" for n in names]
-    row += [f"{rss[n]['max']:.0f}" if rss[n] else "-" for n in names]
-    if base:
-        for o in others:
-            a, b = summary.get(o, {}).get("peak_rss_create_kib"), rss.get(base)
-            row.append(f"{a['median'] / b['median']:.2f}x" if a and b else "-")
-    rows.append(row)
+    for c in RSS_COMMANDS:
+        key = f"peak_rss_{c}_kib"
+        rss = {n: summary[n].get(key) for n in names}
+        if not any(rss.values()):
+            continue
+        row = [f"peak RSS {c} (KiB)"]
+        row += [f"{rss[n]['median']:.0f}" if rss[n] else "-" for n in names]
+        row += [f"{rss[n]['max']:.0f}" if rss[n] else "-" for n in names]
+        if base:
+            for o in others:
+                a, b = summary.get(o, {}).get(key), rss.get(base)
+                row.append(f"{a['median'] / b['median']:.2f}x" if a and b else "-")
+        rows.append(row)
 
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     fmt = lambda r: "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
@@ -477,7 +500,7 @@ def main():
         "runtimes": {rt.name: {"path": rt.path, "version": version_of(rt.path),
                                "run_keeps_container": rt.run_keeps, "errors": rt.errors,
                                "samples_ms": {p: [ms(x) for x in xs] for p, xs in rt.samples.items() if xs},
-                               "peak_rss_create_kib": rt.rss_kb}
+                               "peak_rss_kib": rt.rss_kb}
                      for rt in ok},
         "skipped": skipped,
         "dropped_mid_run": bench.failed,

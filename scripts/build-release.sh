@@ -11,4 +11,10 @@ LIBSECCOMP_LINK_TYPE=static \
 LIBSECCOMP_LIB_PATH=${LIBSECCOMP_LIB_PATH:-/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)} \
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
   cargo build --release -q -p hako --target "$triple" >&2
-echo "$PWD/target/$triple/release/hako"
+out=${CARGO_TARGET_DIR:-$PWD/target}/$triple/release/hako
+# Symbols are not loaded at run time, but they triple the file; HAKO_KEEP_SYMBOLS=1 keeps them
+# (scripts/hot-symbols.sh profiles by function name).
+if [ "${HAKO_KEEP_SYMBOLS:-0}" != 1 ] && command -v strip >/dev/null; then
+  strip "$out"
+fi
+echo "$out"

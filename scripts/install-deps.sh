@@ -14,6 +14,10 @@ command -v python3 >/dev/null || need+=(python3)
 command -v runc >/dev/null || need+=(runc)
 command -v tmux >/dev/null || need+=(tmux)
 [ -f /usr/share/containers/seccomp.json ] || need+=(golang-github-containers-common)
+# The engines the end-to-end tests drive (scripts/test-engines.sh).
+command -v podman >/dev/null || need+=(podman)
+command -v containerd >/dev/null || need+=(containerd)
+command -v dockerd >/dev/null || need+=(docker.io)
 if [ "${HAKO_WITH_PEERS:-0}" = 1 ]; then
   command -v crun >/dev/null || need+=(crun)
 fi
@@ -22,6 +26,15 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The CRI v1 client the Kubernetes-path test (tests/engines/cri.py) talks to containerd with.
+if ! python3 -c 'import cri_api.v1.api_pb2_grpc' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  }
+  pkg=container-runtime-interface-api==2.0.1
+  python3 -m pip install -q --break-system-packages "$pkg" 2>/dev/null ||
+    python3 -m pip install -q "$pkg"
 fi
 if ! command -v cargo >/dev/null; then
   echo "cargo (Rust toolchain) not found: install Rust first" >&2

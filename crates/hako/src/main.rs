@@ -35,6 +35,9 @@ const VERSION: &str = concat!(
 #[command(
     name = "hako",
     disable_version_flag = true,
+    // A repeated option takes its last value, as with runc (Go's flag package): the runc v2
+    // shim passes its own --root after any the runtime's wrapper script put first.
+    args_override_self = true,
     about = "hako: an OCI container runtime (runtime-spec v1.3) with runc's command line"
 )]
 struct Cli {

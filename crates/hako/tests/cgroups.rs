@@ -1344,6 +1344,25 @@ fn kill_all_without_pid_namespace() {
     env.wait_status(&id, "stopped", T);
     env.delete(&id).assert_ok();
     env.assert_nothing_left(&id, &b);
+
+    // Once the init has exited, `kill --all` on the stopped container still reaches what is
+    // left in its cgroup, as with runc: the runc v2 shim sends it when such an init exits.
+    let b = mk();
+    let id = env.id();
+    env.create_start(&b, &id);
+    wait_file(&b.shared_file("ready"), T);
+    let pids = wait_for("3 processes", T, || {
+        let v = list(&id);
+        (v.len() == 3).then_some(v)
+    });
+    env.kill(&id, "KILL").assert_ok();
+    env.wait_status(&id, "stopped", T);
+    env.cmd(&["kill", "--all", &id, "KILL"]).assert_ok();
+    wait_for("the children to die", T, || {
+        (!pids.iter().any(|p| pid_alive(*p))).then_some(())
+    });
+    env.delete(&id).assert_ok();
+    env.assert_nothing_left(&id, &b);
 }
 
 // =============================================================================================

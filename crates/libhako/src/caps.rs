@@ -147,6 +147,29 @@ pub fn apply(sets: &CapSets) -> Result<()> {
     Ok(())
 }
 
+/// Fails, naming them, when capabilities asked for in the permitted or effective set are not in
+/// our own permitted set: capset(2) could not grant them (a host that withholds
+/// CAP_SYS_RESOURCE, say). Run by the init at `create`, so that `create` fails, as with runc.
+pub fn check_grantable(sets: &CapSets) -> Result<()> {
+    let missing = (sets.permitted | sets.effective) & !current(CapSet::Permitted)?;
+    if missing == 0 {
+        return Ok(());
+    }
+    let mut names: Vec<String> = caps::all()
+        .iter()
+        .filter(|c| missing & (1u64 << c.index()) != 0)
+        .map(|c| c.to_string())
+        .collect();
+    names.sort();
+    Err(Error::sys(
+        format!(
+            "process.capabilities: apply caps: {} not held by the runtime",
+            names.join(", ")
+        ),
+        nix::errno::Errno::EPERM,
+    ))
+}
+
 /// Names of the capabilities this build knows (for `features`).
 pub fn known_names() -> Vec<String> {
     caps::all().iter().map(|c| c.to_string()).collect()

@@ -127,22 +127,62 @@ pub fn make_stdio(slave: &OwnedFd) -> Result<()> {
 }
 
 /// Bind the pty slave at /dev/console (config.md: with `terminal`, /dev/console is the pty).
-/// The target is created and opened without following symlinks, and the mount is made onto
-/// that fd, so a symlink planted at /dev/console cannot redirect it (CVE-2025-52565).
+/// The target is opened with `O_PATH | O_NOFOLLOW` (created as an empty file when missing) and
+/// the mount is made onto that fd, so an image's /dev/console can neither redirect the mount
+/// (a symlink, CVE-2025-52565) nor be opened as a device or block the runtime (a FIFO): only
+/// a regular file or a character device is accepted as the mount point.
 pub fn bind_console(slave: &OwnedFd) -> Result<()> {
-    // SAFETY: open with O_NOFOLLOW; creates an empty file when missing.
-    let fd = unsafe {
-        libc::open(
-            c"/dev/console".as_ptr(),
-            libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY,
-            0o600,
-        )
+    const PATH: &std::ffi::CStr = c"/dev/console";
+    let open_path = || {
+        // SAFETY: open(2) of a constant path; O_PATH opens nothing but the inode.
+        unsafe {
+            libc::open(
+                PATH.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        }
     };
+    let mut fd = open_path();
+    if fd < 0 && nix::errno::Errno::last() == nix::errno::Errno::ENOENT {
+        // SAFETY: create a new empty file; O_EXCL|O_NOFOLLOW never follow or reuse an entry.
+        let c = unsafe {
+            libc::open(
+                PATH.as_ptr(),
+                libc::O_WRONLY
+                    | libc::O_CREAT
+                    | libc::O_EXCL
+                    | libc::O_NOFOLLOW
+                    | libc::O_CLOEXEC
+                    | libc::O_NOCTTY,
+                0o600,
+            )
+        };
+        if c < 0 {
+            return Err(Error::sys("create /dev/console", nix::errno::Errno::last()));
+        }
+        // SAFETY: closing the fd we just opened.
+        unsafe { libc::close(c) };
+        fd = open_path();
+    }
     if fd < 0 {
-        return Err(Error::sys("create /dev/console", nix::errno::Errno::last()));
+        return Err(Error::sys("open /dev/console", nix::errno::Errno::last()));
     }
     // SAFETY: fresh fd.
     let target = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(&target).ctx("stat /dev/console")?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        let what = match kind {
+            libc::S_IFLNK => "a symlink",
+            libc::S_IFIFO => "a FIFO",
+            libc::S_IFDIR => "a directory",
+            libc::S_IFSOCK => "a socket",
+            _ => "not a file",
+        };
+        return Err(Error::other(format!(
+            "/dev/console in the container is {what}: refusing to bind the pty there"
+        )));
+    }
     let src = crate::rootfs::fd_path(slave.as_raw_fd());
     let dst = crate::rootfs::fd_path(target.as_raw_fd());
     nix::mount::mount(

@@ -444,7 +444,15 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
     loop {
         let (data, fd) = sync::recv_with_fd(stream.as_raw_fd())?;
         if let Some(fd) = fd {
-            if let Err(e) = forward_notify_fd(&dir, &st, Status::Created, &fd) {
+            // The init waits for this byte before it execs: an unreachable agent must not
+            // leave the program running unsupervised.
+            let sent = forward_notify_fd(&dir, &st, Status::Created, &fd).and_then(|_| {
+                use std::io::Write;
+                (&stream)
+                    .write_all(&[init::NOTIFY_ACK])
+                    .ctx("start: acknowledge the seccomp notify fd")
+            });
+            if let Err(e) = sent {
                 stop_init(&st);
                 return Err(e);
             }
@@ -526,7 +534,11 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = ContainerDir::open(root, id)?;
     let st = dir.load()?;
     let status = st.status();
-    if status == Status::Stopped {
+    // `kill --all` (runc's extension, not the spec's kill) signals whatever is in the cgroup,
+    // even after the init stopped: without a pid namespace of its own the init's children
+    // outlive it. The runc v2 shim sends it whenever a container's init exits, so like runc
+    // it succeeds with nothing left to signal; plain kill of a stopped container is an error.
+    if status == Status::Stopped && !all {
         return Err(Error::state(format!(
             "container {id:?} is not running (container not running)"
         )));

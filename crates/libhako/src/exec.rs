@@ -349,6 +349,16 @@ pub fn exec(root: &Root, id: &str, o: &ExecOpts) -> Result<Execed> {
         let res = sync::recv_with_fd(pchan.raw_fd()).and_then(|(data, fd)| {
             if let Some(fd) = fd {
                 crate::container::forward_notify_fd_spec(&spec, &st, Status::Running, &fd)?;
+                // The process waits for this before it execs (see `init::wait_notify_ack`).
+                // SAFETY: write one byte from a valid buffer on our sync socket.
+                let n =
+                    unsafe { libc::write(pchan.raw_fd(), [init::NOTIFY_ACK].as_ptr().cast(), 1) };
+                if n != 1 {
+                    return Err(Error::sys(
+                        "exec: acknowledge the seccomp notify fd",
+                        nix::errno::Errno::last(),
+                    ));
+                }
                 return Ok(true);
             }
             if data.is_empty() {

@@ -149,6 +149,7 @@ pub fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Resul
     let r = (|| {
         std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid))
             .ctx("write uid_map of the idmapped mount's user namespace")?;
+        crate::namespaces::deny_setgroups_if_unprivileged(pid)?;
         std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
             .ctx("write gid_map of the idmapped mount's user namespace")?;
         File::open(format!("/proc/{pid}/ns/user")).ctx("open the idmapped mount's user namespace")

@@ -216,6 +216,15 @@ fn setup(a: &InitArgs) -> Result<Never> {
         proc_self_write("oom_score_adj", &adj.to_string())
             .with_ctx(|| format!("process.oomScoreAdj: write {adj}"))?;
     }
+    // Likewise rlimits (runc sets them at create too), and capabilities the host withholds are
+    // refused now: engines take a failed `start` for a container that ran, and the runc v2
+    // shim cannot delete it until it has seen the exit (Docker then leaks the task).
+    if let Some(l) = process.rlimits() {
+        rlimits::apply(l)?;
+    }
+    if let Some(c) = process.capabilities() {
+        caps::check_grantable(&caps::CapSets::from_spec(c))?;
+    }
     let args = process.args().as_deref().unwrap_or(&[]);
     let env = process.env().as_deref().unwrap_or(&[]);
     if let Some(sock) = a.console_sock {
@@ -399,8 +408,17 @@ pub fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf
         if is_executable(&p) {
             return Ok(p);
         }
+        // Worded like runc's (and Go's) errors: engines map "no such file or directory" to exit
+        // 127 and "permission denied" to 126.
+        let why = match std::fs::metadata(&p) {
+            Ok(_) => "permission denied".to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("stat {}: no such file or directory", p.display())
+            }
+            Err(e) => format!("stat {}: {e}", p.display()),
+        };
         return Err(Error::invalid(format!(
-            "exec: {arg0:?}: no such executable file in the container (process.args[0])"
+            "exec: {arg0:?}: {why} (process.args[0])"
         )));
     }
     for dir in env_path(env).split(':') {
@@ -514,6 +532,11 @@ pub fn finish_and_exec(
     if let (Some(fd), Some(sc)) = (notify_fd.as_ref(), &seccomp) {
         crate::sync::send_fd(sc.notify_sink, b"seccomp-notify", fd.as_raw_fd())
             .ctx("linux.seccomp: hand the notify fd to hako")?;
+        // Wait for hako's go-ahead: the fd reached the agent at listenerPath. If sending fails,
+        // hako reports the error and we must not run the program unsupervised (config-linux.md:
+        // "If sending to this socket fails, the runtime MUST generate an error"). The read runs
+        // under the filter, as runc's wait for procSeccompDone does.
+        wait_notify_ack(sc.notify_sink)?;
     }
     let args: Vec<CString> = process
         .args()
@@ -533,6 +556,28 @@ pub fn finish_and_exec(
         .map_err(|_| Error::config("process.args", "contains a NUL byte"))?;
     let e = crate::selfexe::execve(stub.as_ref(), &path, &args, &env);
     Err(Error::sys(format!("exec {}", exe.display()), e))
+}
+
+/// The byte hako sends back on the notify sink once the seccomp notify fd reached the agent.
+pub const NOTIFY_ACK: u8 = b'A';
+
+/// Block until hako acknowledges the notify fd ([`NOTIFY_ACK`]); EOF or anything else is an
+/// error (hako could not reach the agent and is stopping us).
+fn wait_notify_ack(sink: RawFd) -> Result<()> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: read one byte into our buffer.
+        let n = unsafe { libc::read(sink, b.as_mut_ptr().cast(), 1) };
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        if n == 1 && b[0] == NOTIFY_ACK {
+            return Ok(());
+        }
+        return Err(Error::other(
+            "linux.seccomp: the notify fd did not reach the agent at listenerPath",
+        ));
+    }
 }
 
 /// Mark every fd above stdio and the preserved ones close-on-exec (CVE-2024-21626), and make

@@ -116,6 +116,35 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
+/// Whether `/proc/PID/setgroups` must be set to "deny" before we write a gid_map.
+///
+/// user_namespaces(7): a gid_map written by a process without CAP_SETGID in the parent user
+/// namespace (a rootless runtime) is only accepted once setgroups is "deny" (else an
+/// unprivileged user could drop groups that deny it access, CVE-2014-8989); runc does the same
+/// for rootless containers. A privileged writer (root on the host: hako's normal case) leaves it
+/// "allow", as runc does: the maps were chosen by the host's root, and the container's root
+/// needs setgroups(2) for `process.user.additionalGids` and to switch users (su, login). The
+/// kernel still refuses any gid outside the map, so it cannot gain a host group.
+pub fn must_deny_setgroups() -> bool {
+    const CAP_SETGID: u32 = 6;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    eff & (1 << CAP_SETGID) == 0
+}
+
+/// Write "deny" to `/proc/PID/setgroups` when [`must_deny_setgroups`] says so.
+pub fn deny_setgroups_if_unprivileged(pid: i32) -> Result<()> {
+    if must_deny_setgroups() {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            .ctx("write \"deny\" to setgroups (an unprivileged gid_map)")?;
+    }
+    Ok(())
+}
+
 /// Write uid_map/gid_map of `pid` (a process in a new user namespace). runtime-linux.md: the
 /// runtime writes the maps from the parent namespace.
 pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
@@ -129,6 +158,7 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
             .ctx("write uid_map (linux.uidMappings)")?;
     }
     if !gid.is_empty() {
+        deny_setgroups_if_unprivileged(pid)?;
         std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
             .ctx("write gid_map (linux.gidMappings)")?;
     }

@@ -51,6 +51,9 @@ pub fn clone3(ns_flags: libc::c_int, cgroup_fd: Option<RawFd>) -> Result<Forked>
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    if r < 0 && nix::errno::Errno::last() == nix::errno::Errno::ENOSYS {
+        return clone_legacy(ns_flags, cgroup_fd);
+    }
     if r < 0 {
         return Err(Error::sys(
             "clone3 (create the container's init with its namespaces)",
@@ -58,6 +61,64 @@ pub fn clone3(ns_flags: libc::c_int, cgroup_fd: Option<RawFd>) -> Result<Forked>
         ));
     }
     if r == 0 {
+        return Ok(Forked::Child);
+    }
+    // SAFETY: CLONE_PIDFD stored a fresh fd.
+    Ok(Forked::Parent {
+        pid: r as i32,
+        pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+    })
+}
+
+/// clone(2) where clone3 is missing: kernels before 5.3, and seccomp profiles that answer
+/// ENOSYS for clone3 (Docker's default does, so hako nested in a container lands here; so do
+/// tools like valgrind). Without CLONE_INTO_CGROUP the child moves itself into the cgroup
+/// first, before it runs anything else.
+fn clone_legacy(ns_flags: libc::c_int, cgroup_fd: Option<RawFd>) -> Result<Forked> {
+    let mut pidfd: libc::c_int = -1;
+    let flags = (ns_flags as u32 as u64) | CLONE_PIDFD | libc::SIGCHLD as u64;
+    // SAFETY: fork-like clone (no CLONE_VM, stack 0 = the child continues on a copy of ours);
+    // with CLONE_PIDFD the pidfd is stored through the parent_tid argument.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            0usize,
+            &mut pidfd as *mut libc::c_int,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(Error::sys(
+            "clone (create the container's init with its namespaces)",
+            nix::errno::Errno::last(),
+        ));
+    }
+    if r == 0 {
+        if let Some(fd) = cgroup_fd {
+            // SAFETY: openat/write/close on the cgroup directory fd we inherited.
+            let ok = unsafe {
+                let f = libc::openat(
+                    fd,
+                    c"cgroup.procs".as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                );
+                let ok = f >= 0 && libc::write(f, b"0".as_ptr().cast(), 1) == 1;
+                if f >= 0 {
+                    libc::close(f);
+                }
+                ok
+            };
+            if !ok {
+                eprintln!(
+                    "hako: clone fallback: join the container's cgroup: {}",
+                    std::io::Error::last_os_error()
+                );
+                // SAFETY: leave the half-made child at once; the parent sees it exit.
+                unsafe { libc::_exit(1) };
+            }
+        }
         return Ok(Forked::Child);
     }
     // SAFETY: CLONE_PIDFD stored a fresh fd.

@@ -495,6 +495,81 @@ pub fn bind_remount(target: &Path, flags: MsFlags) -> Result<()> {
     }
 }
 
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+
+/// The `mount_setattr` (set, clear) equivalent of bind-remount flags; None if some flag has
+/// no equivalent.
+fn remount_attrs(flags: MsFlags) -> Option<(u64, u64)> {
+    let (mut set, mut clr) = (0, 0);
+    let mut rest = flags;
+    for (f, a) in [
+        (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags.contains(f) {
+            set |= a;
+            rest.remove(f);
+        }
+    }
+    for (f, a) in [
+        (MsFlags::MS_RELATIME, MOUNT_ATTR_RELATIME),
+        (MsFlags::MS_NOATIME, MOUNT_ATTR_NOATIME),
+        (MsFlags::MS_STRICTATIME, MOUNT_ATTR_STRICTATIME),
+    ] {
+        if flags.contains(f) {
+            set |= a;
+            clr |= MOUNT_ATTR__ATIME;
+            rest.remove(f);
+        }
+    }
+    rest.is_empty().then_some((set, clr))
+}
+
+/// A detached bind of `src` (recursive with `rec`) with the bind-remount `flags` already set
+/// on its top mount (as `MS_REMOUNT|MS_BIND` would), ready for `move_mount`. None when the
+/// kernel lacks `open_tree`/`mount_setattr`, a flag has no attribute, or the attributes are
+/// refused (locked in a user namespace): the caller then mounts the classic way.
+fn detached_bind(src: RawFd, rec: bool, flags: MsFlags) -> Option<std::os::fd::OwnedFd> {
+    let (set, clr) = remount_attrs(flags)?;
+    let mut of = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as u32;
+    if rec {
+        of |= libc::AT_RECURSIVE as u32;
+    }
+    // SAFETY: open_tree(2) on an open fd with an empty path.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, src, c"".as_ptr(), of) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd owned by nobody else.
+    let tree =
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) };
+    if set != 0 || clr != 0 {
+        let attr = MountAttr {
+            attr_set: set,
+            attr_clr: clr,
+            ..Default::default()
+        };
+        // SAFETY: mount_setattr(2), not recursive: only the top mount, as a bind remount.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                tree.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        if r != 0 {
+            return None;
+        }
+    }
+    Some(tree)
+}
+
 fn mount_setattr(fd: RawFd, set: u64, clr: u64) -> Result<()> {
     let attr = MountAttr {
         attr_set: set,
@@ -564,8 +639,21 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
                 .custom_flags_path()
                 .open(&src)
                 .with_ctx(|| format!("open source {}", src.display()))?;
-            let is_file = !sfd.metadata().map(|md| md.is_dir()).unwrap_or(true);
+            let smd = sfd
+                .metadata()
+                .with_ctx(|| format!("stat source {}", src.display()))?;
+            let is_file = !smd.is_dir();
             let h = dest_handle(root, dest, is_file)?;
+            let remount = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+            // The mount options are set on a detached clone before it is attached onto the
+            // destination fd: nothing is resolved by path after the mount, so a destination
+            // swapped meanwhile (a symlink exchanged with the directory) cannot make the
+            // options land on another mount and leave this one writable (CVE-2021-30465).
+            let rec = o.flags.contains(MsFlags::MS_REC);
+            if let Some(tree) = detached_bind(sfd.as_raw_fd(), rec, remount) {
+                move_mount(tree.as_raw_fd(), h.as_fd().as_raw_fd())?;
+                return mount_propagation(root, dest, &o);
+            }
             let flags = MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC);
             mount(
                 Some(&fd_path(sfd.as_raw_fd())),
@@ -575,6 +663,21 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
                 None,
             )
             .ctx("bind")?;
+            if !remount.is_empty() {
+                // Old kernels: remount by path, but only the mount we just made.
+                let h2 = reresolve(root, dest)?;
+                let md = File::from(h2.as_fd().try_clone_to_owned().ctx("dup")?)
+                    .metadata()
+                    .ctx("stat the new mount")?;
+                if (md.dev(), md.ino()) != (smd.dev(), smd.ino()) {
+                    return Err(Error::other(format!(
+                        "{} changed while it was being mounted",
+                        dest.display()
+                    )));
+                }
+                bind_remount(&fd_path(h2.as_fd().as_raw_fd()), remount)?;
+            }
+            return mount_propagation(root, dest, &o);
         }
         let remount = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !remount.is_empty() {
@@ -607,6 +710,11 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
             Err(e) => return Err(e).with_ctx(|| format!("mount type {typ:?}")),
         }
     }
+    mount_propagation(root, dest, &o)
+}
+
+/// The propagation and recursive (`mount_setattr`) options of a mount, once it is attached.
+fn mount_propagation(root: &Root, dest: &Path, o: &MountOptions) -> Result<()> {
     if !o.propagation.is_empty() || o.rec_set != 0 || o.rec_clr != 0 {
         let h2 = reresolve(root, dest)?;
         let target = fd_path(h2.as_fd().as_raw_fd());
