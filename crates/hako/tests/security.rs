@@ -162,9 +162,10 @@ fn cve_2025_31133_dev_null_symlink() {
 // untouched. Three configurations: a fake directory over all of /proc; a host file bound over
 // the very sysctl file (/proc/sys/net/ipv4/ip_forward) and over /proc/self/oom_score_adj; a
 // fake directory over /proc/sys/kernel with a uts sysctl (kernel.domainname) written there.
-// Refusing the config is safe too, if nothing fake was written and nothing is left. (hako
-// refuses the first one today, through a panic in pathrs 0.2.6 in the init when all of /proc is
-// a plain directory: safe, but not a clear error.)
+// And a fourth: a fake directory bound at /pk, a symlink in the image to /proc/sys/kernel.
+// Refusing the config is safe too, if nothing fake was written and nothing is left. hako, like
+// runc, refuses every one of them with a clear error naming the mount: only a procfs may go over
+// /proc, and under it only the files lxcfs emulates (checked with symlinks resolved).
 // Can fail: a runtime writing through the container's /proc path (as runc before 1.2.8 does
 // for sysctls) writes the fake files.
 #[test]
@@ -195,6 +196,7 @@ fn fake_proc_does_not_redirect_writes() {
             bind(&oom_file, "/proc/self/oom_score_adj"),
         ],
         vec![bind(&kdir, "/proc/sys/kernel")],
+        vec![bind(&kdir, "/pk")],
     ];
     for (n, mounts) in configs.into_iter().enumerate() {
         for f in &fakes {
@@ -212,8 +214,18 @@ fn fake_proc_does_not_redirect_writes() {
             s["process"]["oomScoreAdj"] = json!(123);
             set_args(s, &["sleep", "100"]);
         });
+        std::os::unix::fs::symlink("/proc/sys/kernel", b.rootfs.join("pk")).unwrap();
         let id = env.id();
         let o = env.create(&b, &id);
+        if is_hako() {
+            assert!(
+                !o.ok()
+                    && o.stderr.contains("mounts[")
+                    && (o.stderr.contains("may be mounted over /proc")
+                        || o.stderr.contains("is inside /proc")),
+                "config {n}: a volume over or inside /proc must be refused, naming the mount: {o}"
+            );
+        }
         let untouched = || {
             for f in &fakes {
                 assert_eq!(

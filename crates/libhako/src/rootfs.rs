@@ -374,13 +374,122 @@ fn is_bind(m: &Mount, o: &MountOptions) -> bool {
     o.bind || m.typ().as_deref() == Some("bind")
 }
 
+/// Resolve `rel` inside the rootfs with one `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`:
+/// the kernel keeps every step, `..` and symlink inside the root, exactly as pathrs does on this
+/// kernel, but a miss costs one syscall instead of pathrs' error report (a dozen procfs lookups
+/// to name the root): setup resolves ~100 paths, many of which do not exist yet. On kernels
+/// without openat2 (ENOSYS) or a retryable race (EAGAIN, after a few tries) pathrs decides.
+/// Returns the errno on failure.
+pub(crate) fn resolve_in_root(root: &Root, rel: &Path) -> std::result::Result<pathrs::Handle, i32> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let path = if rel.as_os_str().is_empty() {
+        std::ffi::CString::new(".")
+    } else {
+        std::ffi::CString::new(rel.as_os_str().as_encoded_bytes())
+    }
+    .map_err(|_| libc::EINVAL)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    for _ in 0..8 {
+        // SAFETY: openat2 with a valid dirfd, C string and open_how of the size we pass.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_fd().as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r >= 0 {
+            // SAFETY: a fresh fd from openat2.
+            let fd = unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as RawFd)
+            };
+            return Ok(pathrs::Handle::from_fd(fd));
+        }
+        match nix::errno::Errno::last_raw() {
+            libc::EAGAIN | libc::EINTR => continue,
+            libc::ENOSYS | libc::E2BIG => break,
+            e => return Err(e),
+        }
+    }
+    root.resolve(rel)
+        .map_err(|e| perrno(&e).unwrap_or(libc::EIO))
+}
+
+/// `mkdir -p` (or, with `file`, create an empty file) inside the rootfs, for the common case of
+/// mount points missing from the image (`/dev/pts`, `/sys/fs/cgroup/cpu`, ...): each missing
+/// component is made with `mkdirat` on its parent, an fd resolved with openat2
+/// (`RESOLVE_IN_ROOT`), and only ever as a single name, so nothing lands outside the root.
+/// pathrs' `mkdir_all` does the same with a procfs check per step, about 40 syscalls a
+/// component. None when this cannot decide (`..` in the path, a dangling symlink on the way):
+/// the caller falls back to pathrs.
+fn create_in_root(root: &Root, rel: &Path, file: bool) -> Option<pathrs::Handle> {
+    use std::path::Component;
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let name = std::ffi::CString::new(rel.file_name()?.as_encoded_bytes()).ok()?;
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let pfd = match resolve_in_root(root, parent) {
+        Ok(h) => h,
+        Err(libc::ENOENT) => create_in_root(root, parent, false)?,
+        Err(_) => return None,
+    };
+    let dir = pfd.as_fd().as_raw_fd();
+    // SAFETY: mkdirat/openat/close on a directory fd we hold, with a one-component name.
+    let r = unsafe {
+        if file {
+            let fd = libc::openat(
+                dir,
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            );
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            fd
+        } else {
+            libc::mkdirat(dir, name.as_ptr(), 0o755)
+        }
+    };
+    if r < 0 && nix::errno::Errno::last_raw() != libc::EEXIST {
+        return None;
+    }
+    resolve_in_root(root, rel).ok()
+}
+
 /// Resolve (creating as needed) the destination of a mount inside the rootfs.
 fn dest_handle(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    match root.resolve(rel) {
+    match resolve_in_root(root, rel) {
         Ok(h) => return Ok(h),
-        Err(e) if perrno(&e) == Some(libc::ENOENT) => {}
-        Err(e) => return Err(perr(format!("resolve {} in rootfs", dest.display()), e)),
+        Err(libc::ENOENT) => {
+            if let Some(h) = create_in_root(root, rel, file) {
+                return Ok(h);
+            }
+        }
+        Err(_) => {
+            // pathrs again, for its description of what went wrong.
+            match root.resolve(rel) {
+                Ok(h) => return Ok(h),
+                Err(e) if perrno(&e) == Some(libc::ENOENT) => {}
+                Err(e) => return Err(perr(format!("resolve {} in rootfs", dest.display()), e)),
+            }
+        }
     }
     // A dangling symlink on the way (e.g. `/evil -> /somewhere/new`) is followed inside the
     // rootfs, as the kernel would with the rootfs as "/", and the missing part created there.
@@ -451,10 +560,80 @@ fn lexical_in_root(root: &Root, rel: &Path) -> PathBuf {
     cur
 }
 
+/// The files under /proc that may be bind-mounted over, because lxcfs emulates them (the list
+/// runc allows).
+const PROC_BIND_ALLOWED: [&str; 10] = [
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/meminfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/slabinfo",
+    "proc/net/dev",
+    "proc/sys/kernel/ns_last_pid",
+];
+
+fn is_procfs(fd: RawFd) -> bool {
+    // SAFETY: fstatfs into a zeroed struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::fstatfs(fd, &mut st) } == 0) && st.f_type == libc::PROC_SUPER_MAGIC
+}
+
+/// CVE-2019-16884 / CVE-2025-52881: only a procfs goes over /proc, and under it only the files
+/// lxcfs emulates: any other volume there could fake `/proc/self/attr`, sysctls or
+/// `oom_score_adj` for writes made after it (the runtime's own and the container's). Checked on
+/// the destination with its symlinks resolved in the rootfs, and on the opened destination
+/// (a destination that reaches into a mounted procfs some other way), as runc does.
+fn check_proc_destination(
+    root: &Root,
+    dest: &Path,
+    h: &pathrs::Handle,
+    typ: &str,
+    bind_src: Option<RawFd>,
+) -> Result<()> {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    let on_procfs = is_procfs(h.as_fd().as_raw_fd());
+    // Symlinks are only followed (a readlink per component) for a destination that spells
+    // /proc or lands in a procfs.
+    let lexical: PathBuf = rel
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    if !on_procfs && !lexical.starts_with("proc") {
+        return Ok(());
+    }
+    let in_root = lexical_in_root(root, rel);
+    if in_root == Path::new("proc") {
+        if typ == "proc" || bind_src.is_some_and(is_procfs) {
+            return Ok(());
+        }
+        return Err(Error::invalid(format!(
+            "{}: only a procfs (type proc, or a bind of one) may be mounted over /proc",
+            dest.display()
+        )));
+    }
+    if PROC_BIND_ALLOWED.iter().any(|a| in_root == Path::new(a)) {
+        return Ok(());
+    }
+    if in_root.starts_with("proc") || on_procfs {
+        return Err(Error::invalid(format!(
+            "{}: is inside /proc (resolved in the rootfs: /{}); only the files lxcfs emulates \
+             (/proc/cpuinfo, /proc/meminfo, /proc/stat, ...) may be mounted there",
+            dest.display(),
+            in_root.display()
+        )));
+    }
+    Ok(())
+}
+
 fn reresolve(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    root.resolve(rel)
-        .map_err(|e| perr(format!("resolve {} in rootfs", dest.display()), e))
+    resolve_in_root(root, rel).or_else(|_| {
+        root.resolve(rel)
+            .map_err(|e| perr(format!("resolve {} in rootfs", dest.display()), e))
+    })
 }
 
 /// Flags of the mount at `p` that a bind remount must keep (they may be locked in a user
@@ -623,6 +802,7 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
                 .map(|md| md.is_dir())
                 .unwrap_or(true);
             let h = dest_handle(root, dest, is_file)?;
+            check_proc_destination(root, dest, &h, typ, Some(tree.as_raw_fd()))?;
             move_mount(tree.as_raw_fd(), h.as_fd().as_raw_fd())?;
         } else {
             let src = m
@@ -644,6 +824,7 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
                 .with_ctx(|| format!("stat source {}", src.display()))?;
             let is_file = !smd.is_dir();
             let h = dest_handle(root, dest, is_file)?;
+            check_proc_destination(root, dest, &h, typ, Some(sfd.as_raw_fd()))?;
             let remount = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
             // The mount options are set on a detached clone before it is attached onto the
             // destination fd: nothing is resolved by path after the mount, so a destination
@@ -686,6 +867,7 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
         }
     } else {
         let h = dest_handle(root, dest, false)?;
+        check_proc_destination(root, dest, &h, typ, None)?;
         let data = o.data.join(",");
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let flags = o.flags;
@@ -847,10 +1029,12 @@ pub fn open_dev_null() -> Result<File> {
 pub fn mask_paths(root: &Root, paths: &[String], null: &File) -> Result<()> {
     for (i, p) in paths.iter().enumerate() {
         let rel = p.trim_start_matches('/');
-        let h = match root.resolve(rel) {
+        let h = match resolve_in_root(root, Path::new(rel)) {
             Ok(h) => h,
-            Err(e) if perrno(&e) == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(perr(format!("linux.maskedPaths[{i}]: resolve {p}"), e)),
+            Err(libc::ENOENT) => continue,
+            Err(_) => root
+                .resolve(rel)
+                .map_err(|e| perr(format!("linux.maskedPaths[{i}]: resolve {p}"), e))?,
         };
         let target = fd_path(h.as_fd().as_raw_fd());
         let is_dir = std::fs::metadata(&target)
@@ -883,10 +1067,12 @@ pub fn mask_paths(root: &Root, paths: &[String], null: &File) -> Result<()> {
 pub fn readonly_paths(root: &Root, paths: &[String]) -> Result<()> {
     for (i, p) in paths.iter().enumerate() {
         let rel = p.trim_start_matches('/');
-        let h = match root.resolve(rel) {
+        let h = match resolve_in_root(root, Path::new(rel)) {
             Ok(h) => h,
-            Err(e) if perrno(&e) == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e)),
+            Err(libc::ENOENT) => continue,
+            Err(_) => root
+                .resolve(rel)
+                .map_err(|e| perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e))?,
         };
         let target = fd_path(h.as_fd().as_raw_fd());
         mount(
@@ -897,9 +1083,8 @@ pub fn readonly_paths(root: &Root, paths: &[String]) -> Result<()> {
             None,
         )
         .with_ctx(|| format!("linux.readonlyPaths[{i}]: bind {p}"))?;
-        let h2 = root
-            .resolve(rel)
-            .map_err(|e| perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e))?;
+        let h2 = reresolve(root, Path::new(rel))
+            .with_ctx(|| format!("linux.readonlyPaths[{i}]: {p}"))?;
         bind_remount(
             &fd_path(h2.as_fd().as_raw_fd()),
             MsFlags::MS_RDONLY | MsFlags::MS_REC,
