@@ -12,6 +12,7 @@ fi
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v modprobe >/dev/null || need+=(kmod)
+command -v apparmor_parser >/dev/null || need+=(apparmor)   # the guest's AppArmor tests load a profile
 if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -33,6 +34,11 @@ cg=$(cargo test -q -p hako --test cgroups --no-run --message-format=json 2>/dev/
 for l in sys.stdin:
     m=json.loads(l)
     if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="cgroups": print(m["executable"])' | tail -1)
+lsm=$(cargo test -q -p hako --test lsm --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="lsm": print(m["executable"])' | tail -1)
 # The integration harness builds the static checker itself; build it here, outside the guest.
 checker=$(cargo test -q -p hako --test lifecycle -- --list >/dev/null 2>&1; ls target/checker-static/*/release/hako-checker 2>/dev/null | head -1)
 # The guest sees the host's / read-only but gets a fresh /tmp, and the checkout may live under
@@ -44,13 +50,15 @@ cp "$checker" "$share/checker"
 cp "$lib" "$share/libhako-tests"
 cp "$lc" "$share/lifecycle-tests"
 cp "$cg" "$share/cgroups-tests"
+cp "$lsm" "$share/lsm-tests"   # AppArmor: the guest's kernel has it enabled (apparmor_parser from the host)
 # The cgroups integration tests whose v2 code paths differ from v1 (files and conversions,
 # unified, device eBPF, freeze, OOM events, update, placement/cgroupns); the guest is slow, so
 # the path-only ones (relative/engine-like/pre-existing parents, bad values) run on the host only.
 # CGROUPS_TESTS="" runs them all.
 cgtests=${CGROUPS_TESTS-"resources_ devices_ pause_ memory_ pids_limit update_flags placement_default cgroup_namespace"}
-echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests + cgroups integration tests"
+echo "cgroup v2 guest: libhako cgroup tests + lifecycle tests + cgroups integration tests + AppArmor tests"
 VM_TIMEOUT=${VM_TIMEOUT:-900} "$VM" "cd $share && \
   ./libhako-tests cgroups --test-threads=1 && \
   HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lifecycle-tests --test-threads=2 && \
-  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./cgroups-tests --test-threads=2 $cgtests" "$share"
+  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./cgroups-tests --test-threads=2 $cgtests && \
+  HAKO_TEST_TIMEOUT=180 HAKO_TEST_CHECKER=$share/checker HAKO_TEST_RUNTIME=$share/hako ./lsm-tests --test-threads=1" "$share"

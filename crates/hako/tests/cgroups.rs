@@ -912,9 +912,8 @@ fn oom_reported_by_events() {
             .filter(|s| s.contains("\"stats\""))
     });
     fs::write(b.shared_file("go"), "").unwrap();
-    wait_file(&b.shared_file("rc"), T);
-    let rc = fs::read_to_string(b.shared_file("rc")).unwrap();
-    assert_eq!(rc.trim(), "137", "dd was not OOM-killed");
+    let rc = wait_line(&b.shared_file("rc"), T);
+    assert_eq!(rc, "137", "dd was not OOM-killed");
     let t0 = Instant::now();
     let evs = loop {
         let s = fs::read_to_string(&ev.stdout_path).unwrap_or_default();
@@ -1309,15 +1308,20 @@ fn kill_all_without_pid_namespace() {
             .map(|p| p.as_i64().unwrap())
             .collect()
     };
+    // A running container with an init and two children; their pids.
+    let start3 = || {
+        let b = mk();
+        let id = env.id();
+        env.create_start(&b, &id);
+        wait_file(&b.shared_file("ready"), T);
+        let pids = wait_for("3 processes", T, || {
+            let v = list(&id);
+            (v.len() == 3).then_some(v)
+        });
+        (b, id, pids)
+    };
     // Control: killing only the init leaves the children running in the cgroup.
-    let b = mk();
-    let id = env.id();
-    env.create_start(&b, &id);
-    wait_file(&b.shared_file("ready"), T);
-    let before = wait_for("3 processes", T, || {
-        let v = list(&id);
-        (v.len() == 3).then_some(v)
-    });
+    let (b, id, before) = start3();
     env.kill(&id, "KILL").assert_ok();
     env.wait_status(&id, "stopped", T);
     let left: Vec<i64> = before.iter().copied().filter(|p| pid_alive(*p)).collect();
@@ -1329,14 +1333,7 @@ fn kill_all_without_pid_namespace() {
     });
     env.assert_nothing_left(&id, &b);
 
-    let b = mk();
-    let id = env.id();
-    env.create_start(&b, &id);
-    wait_file(&b.shared_file("ready"), T);
-    let pids = wait_for("3 processes", T, || {
-        let v = list(&id);
-        (v.len() == 3).then_some(v)
-    });
+    let (b, id, pids) = start3();
     env.cmd(&["kill", "--all", &id, "KILL"]).assert_ok();
     wait_for("every process to die", T, || {
         (!pids.iter().any(|p| pid_alive(*p))).then_some(())
@@ -1347,14 +1344,7 @@ fn kill_all_without_pid_namespace() {
 
     // Once the init has exited, `kill --all` on the stopped container still reaches what is
     // left in its cgroup, as with runc: the runc v2 shim sends it when such an init exits.
-    let b = mk();
-    let id = env.id();
-    env.create_start(&b, &id);
-    wait_file(&b.shared_file("ready"), T);
-    let pids = wait_for("3 processes", T, || {
-        let v = list(&id);
-        (v.len() == 3).then_some(v)
-    });
+    let (b, id, pids) = start3();
     env.kill(&id, "KILL").assert_ok();
     env.wait_status(&id, "stopped", T);
     env.cmd(&["kill", "--all", &id, "KILL"]).assert_ok();

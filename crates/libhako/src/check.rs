@@ -94,6 +94,7 @@ pub fn check_host(spec: &Spec) -> Vec<Finding> {
         ));
     }
     let sys_resource = has_cap(24);
+    let lsm = crate::lsm::Host::detect();
     if let Some(linux) = spec.linux() {
         for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
             let name = match ns.typ() {
@@ -135,9 +136,7 @@ pub fn check_host(spec: &Spec) -> Vec<Finding> {
                 out.push(err("linux.seccomp", e.to_string()));
             }
         }
-        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
-            && !Path::new("/sys/fs/selinux/enforce").exists()
-        {
+        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) && !lsm.selinux {
             out.push(err(
                 "linux.mountLabel",
                 "SELinux is not enabled on this host",
@@ -148,25 +147,23 @@ pub fn check_host(spec: &Spec) -> Vec<Finding> {
         }
     }
     if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-            let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-                .unwrap_or_default();
-            if enabled.trim() != "Y" {
+        if let Some(a) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty()) {
+            if !lsm.apparmor {
                 out.push(err(
                     "process.apparmorProfile",
                     "AppArmor is not enabled on this host",
                 ));
-            } else {
+            } else if crate::lsm::apparmor_profile_loaded(a) == Some(false) {
                 out.push(err(
                     "process.apparmorProfile",
-                    "AppArmor profiles are not supported by this hako yet",
+                    format!("AppArmor profile {a:?} is not loaded"),
                 ));
             }
         }
-        if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && !lsm.selinux {
             out.push(err(
                 "process.selinuxLabel",
-                "SELinux labels are not supported by this hako yet",
+                "SELinux is not enabled on this host",
             ));
         }
         if let Some(adj) = p.oom_score_adj() {

@@ -133,28 +133,9 @@ fn reject_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
             };
             return Err(Error::config("linux.intelRdt", why));
         }
-        if l.mount_label().as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(Error::config(
-                "linux.mountLabel",
-                "SELinux labels are not supported by this hako yet",
-            ));
-        }
     }
-    if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(Error::config(
-                "process.apparmorProfile",
-                "AppArmor is not supported by this hako yet",
-            ));
-        }
-        if p.selinux_label().as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(Error::config(
-                "process.selinuxLabel",
-                "SELinux labels are not supported by this hako yet",
-            ));
-        }
-    }
-    Ok(())
+    // AppArmor/SELinux: applied when the host has them, an error naming the field otherwise.
+    crate::lsm::check_spec(spec, crate::lsm::Host::detect())
 }
 
 /// The compiled-seccomp cache: beside the containers, under a name no container id can take.

@@ -107,6 +107,16 @@ pub fn build_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
             let path = e.path().to_string();
             Error::config(format!("--process {}: {path}", f.display()), e.into_inner())
         })?;
+        // Unset LSM labels are the container's (runc: an exec'd process is confined like the
+        // container unless it names its own profile or label).
+        let mut p = p;
+        let base = spec.process().as_ref();
+        if p.apparmor_profile().as_ref().is_none_or(|a| a.is_empty()) {
+            p.set_apparmor_profile(base.and_then(|b| b.apparmor_profile().clone()));
+        }
+        if p.selinux_label().as_ref().is_none_or(|a| a.is_empty()) {
+            p.set_selinux_label(base.and_then(|b| b.selinux_label().clone()));
+        }
         return check_process(p);
     }
     let base = spec.process().clone().unwrap_or_default();
@@ -200,18 +210,7 @@ fn check_process(p: Process) -> Result<Process> {
             format!("{:?} must be an absolute path", p.cwd()),
         ));
     }
-    if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::config(
-            "process.apparmorProfile",
-            "AppArmor is not supported yet",
-        ));
-    }
-    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::config(
-            "process.selinuxLabel",
-            "SELinux is not supported yet",
-        ));
-    }
+    crate::lsm::check_process(&p, crate::lsm::Host::detect())?;
     Ok(p)
 }
 

@@ -84,6 +84,8 @@ pub const NAMESPACES: &[&str] = &[
 pub fn features() -> Value {
     let mut caps: Vec<String> = crate::caps::known_names();
     caps.sort();
+    // AppArmor and SELinux are applied when the host has them enabled (`lsm.rs`).
+    let lsm = crate::lsm::Host::detect();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
@@ -100,8 +102,8 @@ pub fn features() -> Value {
                 "rdma": false
             },
             "seccomp": crate::seccomp::features(),
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
+            "apparmor": { "enabled": lsm.apparmor },
+            "selinux": { "enabled": lsm.selinux },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": true } },
             "netDevices": { "enabled": true },

@@ -142,6 +142,10 @@ fn setup(a: &InitArgs) -> Result<Never> {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     nix::unistd::setsid().ctx("setsid")?;
     if !a.no_new_keyring {
+        // SELinux: the keyring gets the container's label (reset by the kernel at execve).
+        if let Some(p) = spec.process() {
+            crate::lsm::apply_keycreate(p)?;
+        }
         join_session_keyring(spec)?;
     }
     // Device nodes and mount points get exactly the modes asked for.
@@ -175,7 +179,7 @@ fn setup(a: &InitArgs) -> Result<Never> {
     }
     if let Some(linux) = spec.linux() {
         if let Some(m) = linux.masked_paths() {
-            rootfs::mask_paths(&root, m, &dev_null)?;
+            rootfs::mask_paths(&root, m, &dev_null, crate::lsm::mount_label(spec))?;
         }
         if let Some(r) = linux.readonly_paths() {
             rootfs::readonly_paths(&root, r)?;
@@ -449,8 +453,8 @@ fn exec_user(a: &InitArgs, exe: &Path, _conn: &OwnedFd) -> Result<Never> {
 }
 
 /// The steps every container process takes last, the init at `start` and `exec`'d processes
-/// alike: rlimits, oom_score_adj, cwd (verified), capabilities and user, umask, no_new_privs,
-/// fds, signals, execve.
+/// alike: rlimits, oom_score_adj, cwd (verified), AppArmor/SELinux exec labels, capabilities
+/// and user, umask, no_new_privs, fds, signals, execve.
 /// Where a seccomp notify fd goes: the socket to the hako process that forwards it to the
 /// `listenerPath` (the `start` connection, or the `exec` sync channel).
 pub struct Seccomp<'a> {
@@ -488,6 +492,10 @@ pub fn finish_and_exec(
             )))
         }
     }
+    // AppArmor profile / SELinux label for the coming execve: after every setup step that
+    // execs nothing (hooks ran before `start`), and before a seccomp filter without
+    // no_new_privs is loaded, so the filter cannot stand between us and procfs.
+    crate::lsm::apply_exec(process)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut notify_fd = None;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while we still

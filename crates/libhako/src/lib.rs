@@ -18,6 +18,7 @@ pub mod id;
 pub mod idmap;
 pub mod init;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod netdev;
 pub mod procattr;

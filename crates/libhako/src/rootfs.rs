@@ -725,31 +725,19 @@ fn detached_bind(src: RawFd, rec: bool, flags: MsFlags) -> Option<std::os::fd::O
     // SAFETY: a new fd owned by nobody else.
     let tree =
         unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as RawFd) };
-    if set != 0 || clr != 0 {
-        let attr = MountAttr {
-            attr_set: set,
-            attr_clr: clr,
-            ..Default::default()
-        };
-        // SAFETY: mount_setattr(2), not recursive: only the top mount, as a bind remount.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                tree.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        if r != 0 {
-            return None;
-        }
+    // Only the top mount, as a bind remount would.
+    if (set != 0 || clr != 0) && mount_setattr_flags(tree.as_raw_fd(), set, clr, 0).is_err() {
+        return None;
     }
     Some(tree)
 }
 
 fn mount_setattr(fd: RawFd, set: u64, clr: u64) -> Result<()> {
+    mount_setattr_flags(fd, set, clr, libc::AT_RECURSIVE)
+        .map_err(|e| Error::sys("mount_setattr (recursive mount options)", e))
+}
+
+fn mount_setattr_flags(fd: RawFd, set: u64, clr: u64, flags: libc::c_int) -> nix::Result<()> {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clr,
@@ -761,16 +749,13 @@ fn mount_setattr(fd: RawFd, set: u64, clr: u64) -> Result<()> {
             libc::SYS_mount_setattr,
             fd,
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            libc::AT_EMPTY_PATH | flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     if r != 0 {
-        return Err(Error::sys(
-            "mount_setattr (recursive mount options)",
-            nix::errno::Errno::last(),
-        ));
+        return Err(nix::errno::Errno::last());
     }
     Ok(())
 }
@@ -868,13 +853,22 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
     } else {
         let h = dest_handle(root, dest, false)?;
         check_proc_destination(root, dest, &h, typ, None)?;
-        let data = o.data.join(",");
+        // linux.mountLabel: `context="..."` for the filesystems that take it (SELinux).
+        let label = crate::lsm::mount_label(ctx.spec);
+        let data = crate::lsm::mount_data(typ, &o.data.join(","), label);
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let flags = o.flags;
         let target = fd_path(h.as_fd().as_raw_fd());
-        let data_opt = (!data.is_empty()).then_some(data.as_str());
-        match mount(Some(&src), &target, Some(typ), flags, data_opt) {
-            Ok(()) => {}
+        match mount(Some(&src), &target, Some(typ), flags, data.as_deref()) {
+            Ok(()) => {
+                if let Some(l) = label.filter(|_| crate::lsm::labels_root(typ)) {
+                    // mqueue takes no context= (as runc): label its root instead.
+                    let root_fd = reresolve(root, dest)?
+                        .reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
+                        .map_err(|e| perr(format!("open {}", dest.display()), e))?;
+                    crate::lsm::set_file_label(root_fd.as_raw_fd(), l)?;
+                }
+            }
             Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
                 // Without a new network namespace (or in a user namespace) sysfs cannot be
                 // mounted fresh; bind the host's /sys read-only instead, as runc does.
@@ -956,12 +950,13 @@ fn mount_cgroup(ctx: &Ctx, root: &Root, m: &Mount, o: &MountOptions) -> Result<(
         }
     }
     let ro = flags.contains(MsFlags::MS_RDONLY);
+    let data = crate::lsm::mount_data("tmpfs", "mode=755", crate::lsm::mount_label(ctx.spec));
     mount(
         Some(Path::new("tmpfs")),
         &target,
         Some("tmpfs"),
         flags & !MsFlags::MS_RDONLY,
-        Some("mode=755"),
+        data.as_deref(),
     )
     .ctx("mount tmpfs for cgroup v1")?;
     let dir = reresolve(root, dest)?;
@@ -1026,7 +1021,13 @@ pub fn open_dev_null() -> Result<File> {
 }
 
 /// config-linux.md "Masked Paths": /dev/null over files, a read-only tmpfs over directories.
-pub fn mask_paths(root: &Root, paths: &[String], null: &File) -> Result<()> {
+pub fn mask_paths(
+    root: &Root,
+    paths: &[String],
+    null: &File,
+    mount_label: Option<&str>,
+) -> Result<()> {
+    let tmpfs_data = crate::lsm::mount_data("tmpfs", "", mount_label);
     for (i, p) in paths.iter().enumerate() {
         let rel = p.trim_start_matches('/');
         let h = match resolve_in_root(root, Path::new(rel)) {
@@ -1046,7 +1047,7 @@ pub fn mask_paths(root: &Root, paths: &[String], null: &File) -> Result<()> {
                 &target,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                None,
+                tmpfs_data.as_deref(),
             )
             .with_ctx(|| format!("linux.maskedPaths[{i}]: mask {p}"))?;
         } else {

@@ -980,6 +980,24 @@ pub fn wait_file(p: &Path, timeout: Duration) {
     }
 }
 
+/// Wait until a container has written a whole line to `p` (`echo X > p` creates the file before
+/// it writes: an existing file may still be empty) and return it, trimmed.
+pub fn wait_line(p: &Path, timeout: Duration) -> String {
+    let t0 = Instant::now();
+    loop {
+        let s = fs::read_to_string(p).unwrap_or_default();
+        if s.ends_with('\n') {
+            return s.trim().to_string();
+        }
+        assert!(
+            t0.elapsed() < timeout,
+            "{} got no whole line within {timeout:?} (has {s:?})",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Capabilities
 // ---------------------------------------------------------------------------------------------
