@@ -108,16 +108,7 @@ defer kill_shims
 
 containerd --config "$CD/config.toml" >"$CD/containerd.log" 2>&1 &
 CD_PID=$!
-stop_containerd() {
-  kill "$CD_PID" 2>/dev/null || return 0
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$CD_PID" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$CD_PID"
-}
-defer stop_containerd
+defer "stop_pid $CD_PID 10"
 
 CTR=(ctr --address "$SOCK" -n "$NS")
 cr() { "${CTR[@]}" "$@"; }

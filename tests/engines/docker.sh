@@ -54,22 +54,6 @@ unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 # docker run with our runtime and no network.
 DR=(docker run --runtime hako --network none)
 
-# stop_pid PID SECS: SIGTERM, then SIGKILL after SECS; returns once PID is gone.
-stop_pid() {
-  local pid=$1 secs=$2 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 # Pids of shims (and daemons) whose command line names the work dir, read without forking so
 # no helper process matches itself.
 work_shims() {

@@ -177,6 +177,23 @@ wait_for() {
   return 1
 }
 
+# stop_pid PID SECS: SIGTERM, then SIGKILL after SECS; returns once PID is gone (fails when it
+# had to be killed and still does not go away).
+stop_pid() {
+  local pid=$1 secs=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # in_terminal CMD: run CMD with a pty as its terminal (util-linux `script`), exit status kept.
 in_terminal() {
   local cmd

@@ -521,40 +521,6 @@ fn spec_refuses_to_overwrite() {
 // check (hako only)
 // ---------------------------------------------------------------------------------------------
 
-/// `hako check -b DIR` without CAP_SYS_RESOURCE (dropped from the bounding set, so a root
-/// hako cannot raise a hard rlimit).
-fn check_without_sys_resource(env: &TestEnv, b: &Bundle) -> Out {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
-    use std::process::{Command, Stdio};
-    let o = env.base().join(format!("check-{}.out", env.id()));
-    let e = env.base().join(format!("check-{}.err", env.id()));
-    let mut c = Command::new(env.runtime());
-    c.args(["--root", env.root().to_str().unwrap(), "check", "-b"])
-        .arg(&b.path)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&o).unwrap())
-        .stderr(fs::File::create(&e).unwrap());
-    // SAFETY: prctl between fork and exec (async-signal-safe); failure (already dropped) is
-    // fine.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_CAPBSET_DROP, 24, 0, 0, 0);
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().unwrap();
-    let st = wait_timeout(&mut child, *CMD_TIMEOUT).expect("check timed out");
-    Out {
-        args: vec!["hako".into(), "check".into(), b.path.display().to_string()],
-        code: st.code(),
-        signal: st.signal(),
-        stdout: fs::read_to_string(&o).unwrap_or_default(),
-        stderr: fs::read_to_string(&e).unwrap_or_default(),
-        stdout_path: o,
-        stderr_path: e,
-    }
-}
-
 // hako `check`: a good bundle passes ("ok", exit 0) and nothing is created.
 #[test]
 fn check_good_bundle() {
@@ -605,7 +571,7 @@ fn check_reports_every_problem() {
         s["linux"]["cgroupsPath"] = json!(format!("/{cg}"));
         s["linux"]["resources"]["pids"] = json!({"limit": 100});
     });
-    let o = check_without_sys_resource(&env, &b);
+    let o = env.cmd_without_cap_sys_resource(&["check", "-b", b.path.to_str().unwrap()]);
     o.assert_err();
     let lines: Vec<&str> = o
         .stdout

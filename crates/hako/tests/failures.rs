@@ -271,74 +271,6 @@ fn harness_detects_leftovers() {
     env.assert_nothing_left(&id, &b);
 }
 
-/// `create` run without CAP_SYS_RESOURCE (dropped from the bounding, permitted and effective
-/// sets, as on a host that withholds it).
-fn create_without_sys_resource(env: &TestEnv, b: &Bundle, id: &str) -> Out {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
-    use std::process::{Command, Stdio};
-    #[repr(C)]
-    struct Hdr {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let o = env.base().join(format!("create-{id}.out"));
-    let e = env.base().join(format!("create-{id}.err"));
-    let mut c = Command::new(env.runtime());
-    c.args(["--root", env.root().to_str().unwrap(), "create", "-b"])
-        .arg(&b.path)
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&o).unwrap())
-        .stderr(fs::File::create(&e).unwrap());
-    // SAFETY: prctl, capget and capset on ourselves between fork and exec (async-signal-safe).
-    unsafe {
-        c.pre_exec(|| {
-            const CAP_SYS_RESOURCE: u32 = 24;
-            let bit = !(1u32 << CAP_SYS_RESOURCE);
-            libc::prctl(
-                libc::PR_CAPBSET_DROP,
-                CAP_SYS_RESOURCE as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-            let mut h = Hdr {
-                version: 0x2008_0522,
-                pid: 0,
-            };
-            let mut d = [Data::default(); 2];
-            if libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            d[0].effective &= bit;
-            d[0].permitted &= bit;
-            d[0].inheritable &= bit;
-            if libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().unwrap();
-    let st = wait_timeout(&mut child, *CMD_TIMEOUT).expect("create timed out");
-    Out {
-        args: vec!["create".into(), id.into()],
-        code: st.code(),
-        signal: st.signal(),
-        stdout: fs::read_to_string(&o).unwrap_or_default(),
-        stderr: fs::read_to_string(&e).unwrap_or_default(),
-        stdout_path: o,
-        stderr_path: e,
-    }
-}
-
 // runc sets rlimits and capabilities before `create` returns, so a hard limit or a capability
 // the host refuses fails `create`, not `start`: engines take a failed `start` for a container
 // that ran (the runc v2 shim cannot delete it until it has seen the exit; Docker leaks it).
@@ -360,7 +292,8 @@ fn refused_rlimit_or_capability_fails_create() {
         ]);
     });
     let id = env.id();
-    create_without_sys_resource(&env, &b, &id).assert_err_mentions(&["rlimit"]);
+    env.cmd_without_cap_sys_resource(&["create", "-b", b.path.to_str().unwrap(), &id])
+        .assert_err_mentions(&["rlimit"]);
     env.assert_nothing_left(&id, &b);
 
     let b = env.bundle_with(|s, _| {
@@ -372,6 +305,7 @@ fn refused_rlimit_or_capability_fails_create() {
         }
     });
     let id = env.id();
-    create_without_sys_resource(&env, &b, &id).assert_err_mentions(&["caps", "capabilit"]);
+    env.cmd_without_cap_sys_resource(&["create", "-b", b.path.to_str().unwrap(), &id])
+        .assert_err_mentions(&["caps", "capabilit"]);
     env.assert_nothing_left(&id, &b);
 }

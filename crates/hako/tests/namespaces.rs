@@ -14,17 +14,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
 
-/// Adds `{"type": "user"}` and the maps containerID 0 -> hostID 100000, size 65536.
-fn with_userns(s: &mut Value) {
-    s["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    s["linux"]["uidMappings"] = map.clone();
-    s["linux"]["gidMappings"] = map;
-}
-
 /// "Uid:" / "Gid:" line of /proc/PID/status on the host: [real, effective, saved, fs].
 fn host_ids(pid: i64, key: &str) -> Vec<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

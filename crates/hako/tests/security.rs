@@ -901,13 +901,7 @@ fn user_namespace_setgroups() {
     let env = TestEnv::new("setgroups");
     let caps = json!(["CAP_SETGID", "CAP_SETUID", "CAP_KILL"]);
     let with = |s: &mut Value| {
-        s["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        s["linux"]["uidMappings"] = map.clone();
-        s["linux"]["gidMappings"] = map;
+        with_userns(s);
         s["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [5, 100]});
         for k in ["bounding", "effective", "permitted"] {
             s["process"]["capabilities"][k] = caps.clone();

@@ -135,7 +135,7 @@ fn reject_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
         }
     }
     // AppArmor/SELinux: applied when the host has them, an error naming the field otherwise.
-    crate::lsm::check_spec(spec, crate::lsm::Host::detect())
+    crate::lsm::check_spec_here(spec)
 }
 
 /// The compiled-seccomp cache: beside the containers, under a name no container id can take.

@@ -210,7 +210,7 @@ fn check_process(p: Process) -> Result<Process> {
             format!("{:?} must be an absolute path", p.cwd()),
         ));
     }
-    crate::lsm::check_process(&p, crate::lsm::Host::detect())?;
+    crate::lsm::check_process_here(&p)?;
     Ok(p)
 }
 

@@ -129,6 +129,32 @@ pub fn check_process(p: &Process, host: Host) -> Result<()> {
     Ok(())
 }
 
+/// Whether `p` asks for an AppArmor profile or an SELinux label.
+fn process_asks(p: &Process) -> bool {
+    nonempty(p.apparmor_profile()).is_some() || nonempty(p.selinux_label()).is_some()
+}
+
+/// [`check_spec`] against this host, which is only probed when the config asks for a label
+/// (`create` is on the hot path; most configs ask for none).
+pub fn check_spec_here(spec: &Spec) -> Result<()> {
+    let mount_label = spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| nonempty(l.mount_label()).is_some());
+    if !mount_label && !spec.process().as_ref().is_some_and(process_asks) {
+        return Ok(());
+    }
+    check_spec(spec, Host::detect())
+}
+
+/// [`check_process`] against this host, probed only when `p` asks for a label.
+pub fn check_process_here(p: &Process) -> Result<()> {
+    if !process_asks(p) {
+        return Ok(());
+    }
+    check_process(p, Host::detect())
+}
+
 /// `create`: the process's fields and `linux.mountLabel`.
 pub fn check_spec(spec: &Spec, host: Host) -> Result<()> {
     if let Some(l) = spec

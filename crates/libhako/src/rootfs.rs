@@ -1020,6 +1020,16 @@ pub fn open_dev_null() -> Result<File> {
     Ok(f)
 }
 
+/// The handle of `rel` in the rootfs, or None when it does not exist (masked and read-only
+/// paths may name files an image lacks).
+fn resolve_existing(root: &Root, rel: &Path) -> Result<Option<pathrs::Handle>> {
+    match resolve_in_root(root, rel) {
+        Ok(h) => Ok(Some(h)),
+        Err(libc::ENOENT) => Ok(None),
+        Err(_) => reresolve(root, rel).map(Some),
+    }
+}
+
 /// config-linux.md "Masked Paths": /dev/null over files, a read-only tmpfs over directories.
 pub fn mask_paths(
     root: &Root,
@@ -1030,12 +1040,10 @@ pub fn mask_paths(
     let tmpfs_data = crate::lsm::mount_data("tmpfs", "", mount_label);
     for (i, p) in paths.iter().enumerate() {
         let rel = p.trim_start_matches('/');
-        let h = match resolve_in_root(root, Path::new(rel)) {
-            Ok(h) => h,
-            Err(libc::ENOENT) => continue,
-            Err(_) => root
-                .resolve(rel)
-                .map_err(|e| perr(format!("linux.maskedPaths[{i}]: resolve {p}"), e))?,
+        let Some(h) = resolve_existing(root, Path::new(rel))
+            .with_ctx(|| format!("linux.maskedPaths[{i}]: {p}"))?
+        else {
+            continue;
         };
         let target = fd_path(h.as_fd().as_raw_fd());
         let is_dir = std::fs::metadata(&target)
@@ -1068,12 +1076,10 @@ pub fn mask_paths(
 pub fn readonly_paths(root: &Root, paths: &[String]) -> Result<()> {
     for (i, p) in paths.iter().enumerate() {
         let rel = p.trim_start_matches('/');
-        let h = match resolve_in_root(root, Path::new(rel)) {
-            Ok(h) => h,
-            Err(libc::ENOENT) => continue,
-            Err(_) => root
-                .resolve(rel)
-                .map_err(|e| perr(format!("linux.readonlyPaths[{i}]: resolve {p}"), e))?,
+        let Some(h) = resolve_existing(root, Path::new(rel))
+            .with_ctx(|| format!("linux.readonlyPaths[{i}]: {p}"))?
+        else {
+            continue;
         };
         let target = fd_path(h.as_fd().as_raw_fd());
         mount(

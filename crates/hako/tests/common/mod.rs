@@ -536,19 +536,59 @@ impl TestEnv {
     }
 
     pub fn cmd_in(&self, args: &[&str], cwd: Option<&Path>) -> Out {
-        let (mut c, all, o, e) = self.command(args, cwd);
-        let mut child = c.spawn().expect("spawning the runtime");
-        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
-            .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
-        Out {
-            args: all,
-            code: status.code(),
-            signal: status.signal(),
-            stdout: fs::read_to_string(&o).unwrap_or_default(),
-            stderr: fs::read_to_string(&e).unwrap_or_default(),
-            stdout_path: o,
-            stderr_path: e,
+        let (c, all, o, e) = self.command(args, cwd);
+        finish(c, all, o, e)
+    }
+
+    /// Like [`TestEnv::cmd`], but without CAP_SYS_RESOURCE (dropped from the bounding,
+    /// permitted, effective and inheritable sets), as on a host that withholds it: the runtime
+    /// cannot raise a hard rlimit or grant that capability.
+    pub fn cmd_without_cap_sys_resource(&self, args: &[&str]) -> Out {
+        use std::os::unix::process::CommandExt;
+        #[repr(C)]
+        struct Hdr {
+            version: u32,
+            pid: i32,
         }
+        #[repr(C)]
+        #[derive(Clone, Copy, Default)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let (mut c, all, o, e) = self.command(args, None);
+        // SAFETY: prctl, capget and capset on ourselves between fork and exec
+        // (async-signal-safe).
+        unsafe {
+            c.pre_exec(|| {
+                const CAP_SYS_RESOURCE: u32 = 24;
+                let bit = !(1u32 << CAP_SYS_RESOURCE);
+                libc::prctl(
+                    libc::PR_CAPBSET_DROP,
+                    CAP_SYS_RESOURCE as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+                let mut h = Hdr {
+                    version: 0x2008_0522,
+                    pid: 0,
+                };
+                let mut d = [Data::default(); 2];
+                if libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                d[0].effective &= bit;
+                d[0].permitted &= bit;
+                d[0].inheritable &= bit;
+                if libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        finish(c, all, o, e)
     }
 
     /// Like [`TestEnv::cmd`], but the runtime starts with `files[i]` open as fd `3 + i`
@@ -578,18 +618,7 @@ impl TestEnv {
                 Ok(())
             });
         }
-        let mut child = c.spawn().expect("spawning the runtime");
-        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
-            .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
-        Out {
-            args: all,
-            code: status.code(),
-            signal: status.signal(),
-            stdout: fs::read_to_string(&o).unwrap_or_default(),
-            stderr: fs::read_to_string(&e).unwrap_or_default(),
-            stdout_path: o,
-            stderr_path: e,
-        }
+        finish(c, all, o, e)
     }
 
     /// Starts `<runtime> --root R <args>` in the background (e.g. a foreground `run` that a
@@ -978,6 +1007,33 @@ pub fn wait_file(p: &Path, timeout: Duration) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Run a prepared runtime command to its end (within the command timeout) and collect its output.
+fn finish(mut c: Command, all: Vec<String>, o: PathBuf, e: PathBuf) -> Out {
+    let mut child = c.spawn().expect("spawning the runtime");
+    let status = wait_timeout(&mut child, *CMD_TIMEOUT)
+        .unwrap_or_else(|| panic!("`{}` timed out after {CMD_TIMEOUT:?}", all.join(" ")));
+    Out {
+        args: all,
+        code: status.code(),
+        signal: status.signal(),
+        stdout: fs::read_to_string(&o).unwrap_or_default(),
+        stderr: fs::read_to_string(&e).unwrap_or_default(),
+        stdout_path: o,
+        stderr_path: e,
+    }
+}
+
+/// Adds `{"type": "user"}` and the maps containerID 0 -> hostID 100000, size 65536.
+pub fn with_userns(s: &mut Value) {
+    s["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    s["linux"]["uidMappings"] = map.clone();
+    s["linux"]["gidMappings"] = map;
 }
 
 /// Wait until a container has written a whole line to `p` (`echo X > p` creates the file before
