@@ -7,9 +7,7 @@ use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Spec};
 use pathrs::Root;
 use std::ffi::CString;
-use std::fs::Permissions;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// (name, major, minor) of the default devices every container gets.
@@ -87,8 +85,10 @@ pub fn setup(root: &Root, spec: &Spec, in_userns: bool) -> Result<()> {
             nodes.push(n);
         }
     }
+    // Most nodes live in /dev itself: its fd is opened once and kept for the symlinks too.
+    let mut dirs: Vec<(String, OwnedFd)> = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        create_node(root, n, in_userns).with_ctx(|| {
+        create_node(root, &mut dirs, n, in_userns).with_ctx(|| {
             format!(
                 "device {} ({})",
                 n.path,
@@ -96,10 +96,19 @@ pub fn setup(root: &Root, spec: &Spec, in_userns: bool) -> Result<()> {
             )
         })?;
     }
-    symlinks(root)
+    let dev = match dirs.iter().position(|(p, _)| p == "dev") {
+        Some(i) => dirs.swap_remove(i).1,
+        None => crate::rootfs::dir_in_root(root, Path::new("dev"))?,
+    };
+    symlinks(dev.as_raw_fd())
 }
 
-fn parent_and_name(root: &Root, path: &str) -> Result<(pathrs::Handle, String)> {
+/// The directory (opened, from `dirs` or inside the rootfs) and the file name of a device path.
+fn parent_and_name<'a>(
+    root: &Root,
+    dirs: &'a mut Vec<(String, OwnedFd)>,
+    path: &str,
+) -> Result<(&'a OwnedFd, String)> {
     let p = Path::new(path);
     let rel = p.strip_prefix("/").unwrap_or(p);
     let parent = rel.parent().unwrap_or(Path::new(""));
@@ -107,21 +116,26 @@ fn parent_and_name(root: &Root, path: &str) -> Result<(pathrs::Handle, String)> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::invalid(format!("device path {path:?} has no file name")))?;
-    let dir = root
-        .mkdir_all(parent, &Permissions::from_mode(0o755))
-        .map_err(|e| Error::other(format!("mkdir {} in rootfs: {e}", parent.display())))?;
-    Ok((dir, name))
+    let key = parent.to_string_lossy().into_owned();
+    let i = match dirs.iter().position(|(p, _)| *p == key) {
+        Some(i) => i,
+        None => {
+            let fd = crate::rootfs::dir_in_root(root, parent)?;
+            dirs.push((key, fd));
+            dirs.len() - 1
+        }
+    };
+    Ok((&dirs[i].1, name))
 }
 
-fn create_node(root: &Root, n: &Node, in_userns: bool) -> Result<()> {
-    let (dir, name) = parent_and_name(root, &n.path)?;
-    let dfd: RawFd = dir.as_fd().as_raw_fd();
-    // O_PATH handles cannot be used as *at() dirfds for creation; reopen the directory.
-    let dirf = dir
-        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
-        .map_err(|e| Error::other(format!("open parent of {}: {e}", n.path)))?;
-    let _ = dfd;
-    let fd = dirf.as_raw_fd();
+fn create_node(
+    root: &Root,
+    dirs: &mut Vec<(String, OwnedFd)>,
+    n: &Node,
+    in_userns: bool,
+) -> Result<()> {
+    let (dir, name) = parent_and_name(root, dirs, &n.path)?;
+    let fd = dir.as_raw_fd();
     let cname = cstr(&name)?;
     if in_userns && n.kind != libc::S_IFIFO {
         // mknod is not permitted; bind the host's device node onto an empty file.
@@ -181,14 +195,7 @@ fn create_node(root: &Root, n: &Node, in_userns: bool) -> Result<()> {
 }
 
 /// runtime-linux.md "Dev symbolic links", plus /dev/ptmx -> pts/ptmx for the devpts instance.
-fn symlinks(root: &Root) -> Result<()> {
-    let dev = root
-        .resolve("dev")
-        .map_err(|e| Error::other(format!("resolve /dev in rootfs: {e}")))?;
-    let dirf = dev
-        .reopen(pathrs::flags::OpenFlags::O_RDONLY | pathrs::flags::OpenFlags::O_DIRECTORY)
-        .map_err(|e| Error::other(format!("open /dev in rootfs: {e}")))?;
-    let fd = dirf.as_raw_fd();
+fn symlinks(fd: RawFd) -> Result<()> {
     let mut links = vec![
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

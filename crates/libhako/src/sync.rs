@@ -80,12 +80,22 @@ impl Channel {
 
     /// Receive one message; `None` on EOF (the peer exited).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 65536];
+        // Not zeroed: the kernel writes the message, and untouched capacity costs no page
+        // faults (a zeroed 64 KiB buffer was 16 of them per message).
+        let mut buf: Vec<u8> = Vec::with_capacity(65536);
         let n = loop {
-            // SAFETY: recv into an owned buffer.
-            let r =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            // SAFETY: recv into the buffer's spare capacity; at most `capacity` bytes.
+            let r = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.capacity(),
+                    0,
+                )
+            };
             if r >= 0 {
+                // SAFETY: the kernel initialized the first r bytes.
+                unsafe { buf.set_len(r as usize) };
                 break r as usize;
             }
             let e = nix::errno::Errno::last();
@@ -96,7 +106,7 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
+        serde_json::from_slice(&buf)
             .map(Some)
             .map_err(|e| Error::other(format!("sync: decode: {e}")))
     }

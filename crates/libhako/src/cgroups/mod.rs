@@ -22,6 +22,25 @@ pub use stats::{oom_count, stats, stats_event, OomWatcher};
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
+/// Read a small text file (procfs, cgroupfs) with one buffer up front: these files report size
+/// 0, and `read_to_string` then probes with 32-byte reads that grow, eight syscalls for a
+/// mountinfo, each of which has the kernel render the file again up to that offset.
+pub(crate) fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// /proc/self/mountinfo as this process first read it. hako never mounts in its own mount
+/// namespace (only the init does, after it is cloned, and it wants the host's view), and a
+/// create looks up the cgroup mounts five times: read it once per process. The init inherits
+/// the parent's copy.
+pub(crate) fn mountinfo() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| read_text(Path::new("/proc/self/mountinfo")).unwrap_or_default())
+}
+
 /// Which cgroup layout the host has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -115,7 +134,7 @@ pub fn enter(p: &Placement, pid: i32) -> Result<()> {
 pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
     let mut out = Vec::new();
     for dir in paths {
-        if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        if let Ok(s) = read_text(&dir.join("cgroup.procs")) {
             out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
         }
     }
@@ -127,10 +146,10 @@ pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
 /// Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
 pub fn is_frozen(paths: &[PathBuf]) -> bool {
     for dir in paths {
-        if let Ok(s) = std::fs::read_to_string(dir.join("freezer.state")) {
+        if let Ok(s) = read_text(&dir.join("freezer.state")) {
             return s.trim() == "FROZEN";
         }
-        if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.freeze")) {
+        if let Ok(s) = read_text(&dir.join("cgroup.freeze")) {
             return s.trim() == "1";
         }
     }
@@ -350,7 +369,7 @@ pub fn self_enter(p: &Placement, pids_limit: Option<i64>) -> Option<SelfMove> {
         return None;
     }
     let hier = v1::hierarchies();
-    let self_cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let self_cg = read_text(Path::new("/proc/self/cgroup")).unwrap_or_default();
     let mut sm = SelfMove {
         back: Vec::new(),
         unified: None,

@@ -229,7 +229,7 @@ pub fn perform(dir: &Path, w: &Write) -> Result<bool> {
 
 /// Read a cgroup file, trimmed.
 pub fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
+    super::read_text(path)
         .ok()
         .map(|s| s.trim().to_string())
 }

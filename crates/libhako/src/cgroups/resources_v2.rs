@@ -309,8 +309,8 @@ pub fn enable_controllers(dir: &Path, _hint: &[String]) {
 
 /// The mount point of the cgroup2 filesystem that contains `dir`.
 fn cgroup2_root_of(dir: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines()
+    super::mountinfo()
+        .lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
             if !post.starts_with("cgroup2 ") {

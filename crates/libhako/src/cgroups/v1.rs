@@ -13,9 +13,14 @@ pub struct Hierarchy {
     pub controllers: Vec<String>,
 }
 
-/// Parse /proc/self/mountinfo for cgroup v1 mounts (one per hierarchy; the first mount wins).
+/// The cgroup v1 mounts of /proc/self/mountinfo (one per hierarchy; the first mount wins),
+/// parsed once per process (see [`super::mountinfo`]).
 pub fn hierarchies() -> Vec<Hierarchy> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    static PARSED: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| parse_hierarchies(super::mountinfo())).clone()
+}
+
+fn parse_hierarchies(text: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in text.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
@@ -66,7 +71,7 @@ fn unescape(s: &str) -> String {
 /// The runtime's own cgroup in the hierarchy with `controllers` (from /proc/self/cgroup).
 fn own_cgroup(controllers: &[String]) -> PathBuf {
     own_in(
-        &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        &super::read_text(Path::new("/proc/self/cgroup")).unwrap_or_default(),
         controllers,
     )
 }
@@ -127,7 +132,7 @@ pub fn prepare(rel: &Path) -> Result<Placement> {
     // Hybrid host: a cgroup2 mount that owns controllers (e.g. hugetlb) gets a directory too,
     // so those limits apply; `enter` joins it like the v1 ones.
     if let Some(m) = unified_mount() {
-        let owns = std::fs::read_to_string(m.join("cgroup.controllers"))
+        let owns = super::read_text(&m.join("cgroup.controllers"))
             .map(|s| !s.trim().is_empty())
             .unwrap_or(false);
         if owns {
@@ -151,8 +156,7 @@ pub fn prepare(rel: &Path) -> Result<Placement> {
 
 /// The cgroup2 mount beside the v1 hierarchies on a hybrid host (root of the mount only).
 pub fn unified_mount() -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines().find_map(|l| {
+    super::mountinfo().lines().find_map(|l| {
         let (pre, post) = l.split_once(" - ")?;
         if !post.starts_with("cgroup2 ") {
             return None;
@@ -164,7 +168,7 @@ pub fn unified_mount() -> Option<PathBuf> {
 }
 
 fn own_unified_cgroup() -> PathBuf {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let text = super::read_text(Path::new("/proc/self/cgroup")).unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("0::").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/"))
@@ -176,9 +180,9 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
         return Ok(());
     };
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        let cur = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        let cur = super::read_text(&dir.join(f)).unwrap_or_default();
         if cur.trim().is_empty() {
-            let v = std::fs::read_to_string(parent.join(f))
+            let v = super::read_text(&parent.join(f))
                 .with_ctx(|| format!("read {}", parent.join(f).display()))?;
             std::fs::write(dir.join(f), v.trim())
                 .with_ctx(|| format!("write {}", dir.join(f).display()))?;

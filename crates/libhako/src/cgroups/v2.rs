@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub const ROOT: &str = "/sys/fs/cgroup";
 
 fn own_cgroup() -> PathBuf {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let text = super::read_text(Path::new("/proc/self/cgroup")).unwrap_or_default();
     for line in text.lines() {
         if let Some(p) = line.strip_prefix("0::") {
             return PathBuf::from(p);
