@@ -184,7 +184,18 @@ fn create_inner(
 ) -> Result<Created> {
     let spec = &b.spec;
     let linux = spec.linux().as_ref();
-    undo.placement = cgroups::prepare(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    // v1: the cgroup directories are made after the clone, while the init sets up its mounts,
+    // and the init moves itself in (cgroups::plan_late); otherwise they exist before the clone.
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let late = match plan.two_step() {
+        false => cgroups::plan_late(cgroups_path, id)?,
+        true => None,
+    };
+    let late_cgroups = late.is_some();
+    undo.placement = match late {
+        Some(p) => p,
+        None => cgroups::prepare(cgroups_path, id)?,
+    };
     t.step("cgroups prepared");
     // Limits are in force before the init joins (and so before any user code runs). Applied
     // even without `resources`: the default device rules come from here.
@@ -199,8 +210,14 @@ fn create_inner(
     };
     t.step("seccomp compiled");
     let res = linux.map(cgroups::effective_resources).unwrap_or_default();
-    cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
-    t.step("cgroup resources");
+    // Limits (and the default device rules) are in force before the init is in the cgroup: v1
+    // device rules are written one at a time (deny all, then allow each), and an init already
+    // inside would see its mknod refused in between. v2 attaches its device program in one
+    // step, so there the limits are applied while the init sets up its mounts.
+    let apply_early = undo.placement.unified.is_none() && !late_cgroups;
+    if apply_early {
+        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
+    }
     let dir = undo
         .dir
         .as_ref()
@@ -227,7 +244,7 @@ fn create_inner(
     // v1: move ourselves into the container's cgroups so the init is born there (see
     // cgroups::SelfMove: avoids a 5-10 ms RCU wait per create); v2: CLONE_INTO_CGROUP.
     let pids_limit = res.pids().as_ref().map(|p| p.limit());
-    let selfmove = if undo.placement.unified.is_none() {
+    let selfmove = if undo.placement.unified.is_none() && !late_cgroups {
         cgroups::self_enter(&undo.placement, pids_limit)
     } else {
         None
@@ -264,6 +281,8 @@ fn create_inner(
                     rootfs: &b.rootfs,
                     plan,
                     placement: &undo.placement,
+                    late_cgroups,
+                    joined_cgroups: &std::cell::Cell::new(false),
                     chan: &cchan,
                     listener: listener.as_raw_fd(),
                     no_pivot: opts.no_pivot,
@@ -280,13 +299,6 @@ fn create_inner(
     drop(cchan);
     drop(idmapped);
     drop(listener);
-    let placed_at_clone = match selfmove {
-        Some(sm) => {
-            sm.leave()?;
-            true
-        }
-        None => undo.placement.unified.is_some(),
-    };
     drop(console);
     undo.procs.push((cpid, cpidfd));
     t.step("cloned");
@@ -296,13 +308,31 @@ fn create_inner(
     if plan.creates(LinuxNamespaceType::User) {
         namespaces::write_id_maps(cpid, spec)?;
     }
-    if !placed_at_clone {
+    let placed_at_clone = selfmove.is_some() || undo.placement.unified.is_some();
+    if !placed_at_clone && !late_cgroups {
         cgroups::enter(&undo.placement, cpid)?;
     }
-    t.step("cgroup placed");
     // linux.netDevices: moved from the host's network namespace before the init continues.
     crate::netdev::attach(spec, cpid)?;
     pchan.send(&Msg::Go)?;
+    // From here the init sets up its mounts (about 1 ms) while this process does its share:
+    // return to our own cgroups, apply the limits, prepare the state files.
+    if let Some(sm) = selfmove {
+        sm.leave()?;
+    }
+    t.step("cgroup placed");
+    if late_cgroups {
+        // The init waits for this before it mounts cgroupfs or joins: the rules are complete
+        // by the time it is inside.
+        cgroups::create_planned(&mut undo.placement)?;
+        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
+        pchan.send(&Msg::CgroupsReady)?;
+    } else if !apply_early {
+        // v2: before the hooks run and before any user code does, as runc (which applies
+        // them when the init reports its mounts done).
+        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
+    }
+    t.step("cgroup resources");
     let pid = if plan.two_step() {
         let pid = match pchan.recv()? {
             Some(Msg::InitPid(p)) => p,
@@ -322,6 +352,33 @@ fn create_inner(
     } else {
         cpid
     };
+    // The state is written now, under a temporary name, and renamed into place once the init
+    // reports the container created: `state` and `list` never see a half-created container.
+    let (_, start_time) = state::proc_stat(pid)
+        .ok_or_else(|| Error::other("the container's init exited during setup"))?;
+    let st = State {
+        oci_version: crate::OCI_VERSION.to_string(),
+        id: id.to_string(),
+        pid,
+        start_time,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        started: false,
+        cgroup_paths: undo.placement.paths.clone(),
+        cgroups_created: undo.placement.created.clone(),
+        own_pid_ns: plan.creates(LinuxNamespaceType::Pid),
+        hooks: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| serde_json::to_value(h).ok()),
+    };
+    let cfg = dir.path.join(state::CONFIG_FILE);
+    std::fs::write(&cfg, &b.raw).with_ctx(|| format!("write {}", cfg.display()))?;
+    let pending = dir.write_pending(&st)?;
+    t.step("state prepared");
     loop {
         match pchan.recv()? {
             Some(Msg::ReadyForHooks) => {
@@ -348,30 +405,7 @@ fn create_inner(
         }
     }
     t.step("init set up");
-    let (_, start_time) = state::proc_stat(pid)
-        .ok_or_else(|| Error::other("the container's init exited during setup"))?;
-    let st = State {
-        oci_version: crate::OCI_VERSION.to_string(),
-        id: id.to_string(),
-        pid,
-        start_time,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        started: false,
-        cgroup_paths: undo.placement.paths.clone(),
-        cgroups_created: undo.placement.created.clone(),
-        own_pid_ns: plan.creates(LinuxNamespaceType::Pid),
-        hooks: spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| serde_json::to_value(h).ok()),
-    };
-    let cfg = dir.path.join(state::CONFIG_FILE);
-    std::fs::write(&cfg, &b.raw).with_ctx(|| format!("write {}", cfg.display()))?;
-    dir.save(&st)?;
+    dir.commit(pending)?;
     if let Some(pf) = &opts.pid_file {
         state::write_pid_file(pf, pid)?;
     }

@@ -23,6 +23,10 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
     pub placement: &'a Placement,
+    /// The parent creates the cgroup directories after the clone and says `CgroupsReady`;
+    /// the init then moves itself in (see [`crate::cgroups::plan_late`]). Set with `joined_cgroups`.
+    pub late_cgroups: bool,
+    pub joined_cgroups: &'a std::cell::Cell<bool>,
     pub chan: &'a Channel,
     /// The listening start socket (accept() returns when `hako start` connects).
     pub listener: RawFd,
@@ -82,6 +86,7 @@ fn run(a: &InitArgs) -> Result<Never> {
     }
     if a.plan.creates(LinuxNamespaceType::Cgroup) {
         // After the parent placed us in the container's cgroup, so the namespace is rooted there.
+        join_cgroups(a)?;
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx("unshare cgroup namespace")?;
     }
@@ -90,6 +95,19 @@ fn run(a: &InitArgs) -> Result<Never> {
         fork_init(a)?;
     }
     setup(a)
+}
+
+/// With late placement: wait for the parent's `CgroupsReady` and move into the container's
+/// cgroups (once). Called before anything that depends on the cgroup: a cgroup namespace, a
+/// cgroup mount, the hooks; at the latest before reporting the container created.
+fn join_cgroups(a: &InitArgs) -> Result<()> {
+    if !a.late_cgroups || a.joined_cgroups.get() {
+        return Ok(());
+    }
+    a.chan.expect(&Msg::CgroupsReady, "hako create")?;
+    crate::cgroups::self_move_in(a.placement)?;
+    a.joined_cgroups.set(true);
+    Ok(())
 }
 
 /// config-linux.md "timeOffsets": written before any process enters the new time namespace.
@@ -158,12 +176,14 @@ fn setup(a: &InitArgs) -> Result<Never> {
         cgroups: a.placement,
         new_cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
         new_userns,
+        before_cgroup_mount: &|| join_cgroups(a),
     };
     // The host's /dev/null, opened in our mount namespace (a bind source must be) and verified
     // before anything of the container's can have touched it.
     let dev_null = rootfs::open_dev_null()?;
     let root = rootfs::prepare(&ctx)?;
     devices::setup(&root, spec, new_userns)?;
+    join_cgroups(a)?;
     if crate::process::has_runtime_hooks(spec) {
         a.chan.send(&Msg::ReadyForHooks)?;
         a.chan.expect(&Msg::HooksDone, "hako create")?;

@@ -280,6 +280,8 @@ pub struct Ctx<'a> {
     pub cgroups: &'a Placement,
     pub new_cgroupns: bool,
     pub new_userns: bool,
+    /// Called before a cgroup filesystem is mounted: the init must be in its cgroups by then.
+    pub before_cgroup_mount: &'a dyn Fn() -> Result<()>,
 }
 
 /// Steps 1-3 of rootfs setup, run by the init in its new mount namespace before pivot_root.
@@ -797,6 +799,7 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount, index: usize) -> Result<()> {
         .as_deref()
         .unwrap_or(if o.bind { "bind" } else { "" });
     if typ == "cgroup" || typ == "cgroup2" {
+        (ctx.before_cgroup_mount)()?;
         return mount_cgroup(ctx, root, m, &o);
     }
     let dest = m.destination();

@@ -271,15 +271,25 @@ impl ContainerDir {
 
     /// Write state.json atomically (write a temporary file, then rename over).
     pub fn save(&self, st: &State) -> Result<()> {
+        let pending = self.write_pending(st)?;
+        self.commit(pending)
+    }
+
+    /// The first half of [`save`](Self::save): the new state, written under a temporary name.
+    pub fn write_pending(&self, st: &State) -> Result<PendingState> {
         let tmp = self.path.join(".state.json.tmp");
         let data =
             serde_json::to_vec(st).map_err(|e| Error::other(format!("encode state: {e}")))?;
         let mut f = File::create(&tmp).with_ctx(|| format!("write {}", tmp.display()))?;
         f.write_all(&data)
             .with_ctx(|| format!("write {}", tmp.display()))?;
-        drop(f);
-        std::fs::rename(&tmp, self.path.join(STATE_FILE))
-            .with_ctx(|| format!("rename {}", tmp.display()))
+        Ok(PendingState(tmp))
+    }
+
+    /// The second half: the pending state becomes state.json in one rename.
+    pub fn commit(&self, pending: PendingState) -> Result<()> {
+        std::fs::rename(&pending.0, self.path.join(STATE_FILE))
+            .with_ctx(|| format!("rename {}", pending.0.display()))
     }
 
     /// Remove the directory and everything in it.
@@ -287,6 +297,9 @@ impl ContainerDir {
         std::fs::remove_dir_all(&self.path).with_ctx(|| format!("remove {}", self.path.display()))
     }
 }
+
+/// A state written by [`ContainerDir::write_pending`], not yet visible as state.json.
+pub struct PendingState(PathBuf);
 
 pub fn not_found(id: &str) -> Error {
     Error::new(

@@ -11,6 +11,8 @@ pub enum Msg {
     Unshared,
     /// Parent: id maps written and cgroup placed; child may continue.
     Go,
+    /// Parent (v1, late placement): the cgroup directories exist; the init moves itself in.
+    CgroupsReady,
     /// Child (two-step path): the host pid of the init it forked.
     InitPid(i32),
     /// Init: mounts done, ready for prestart/createRuntime hooks.

@@ -110,24 +110,17 @@ pub fn dir_in(h: &Hierarchy, rel: &Path) -> PathBuf {
 }
 
 pub fn prepare(rel: &Path) -> Result<Placement> {
+    let mut p = plan(rel);
+    create_dirs(&mut p)?;
+    Ok(p)
+}
+
+/// The container's directories, one per hierarchy (plus the cgroup2 one on a hybrid host whose
+/// cgroup2 mount owns controllers), without creating anything.
+pub fn plan(rel: &Path) -> Placement {
     let mut p = Placement::default();
     for h in hierarchies() {
-        let dir = dir_in(&h, rel);
-        let before = p.created.len();
-        let mut res = mkdir_all(&dir, &mut p.created);
-        if res.is_ok() && h.controllers.iter().any(|c| c == "cpuset") {
-            // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit
-            // the parent's, top-down.
-            res = p.created[before..]
-                .iter()
-                .try_for_each(|d| inherit_cpuset(d));
-        }
-        if let Err(e) = res {
-            p.created.reverse();
-            let _ = super::remove(&p.created);
-            return Err(e);
-        }
-        p.paths.push(dir);
+        p.paths.push(dir_in(&h, rel));
     }
     // Hybrid host: a cgroup2 mount that owns controllers (e.g. hugetlb) gets a directory too,
     // so those limits apply; `enter` joins it like the v1 ones.
@@ -141,17 +134,42 @@ pub fn prepare(rel: &Path) -> Result<Placement> {
             } else {
                 own_unified_cgroup().join(rel)
             };
-            let dir = m.join(abs.strip_prefix("/").unwrap_or(&abs));
-            if let Err(e) = mkdir_all(&dir, &mut p.created) {
-                p.created.reverse();
-                let _ = super::remove(&p.created);
-                return Err(e);
-            }
-            p.paths.push(dir);
+            p.paths.push(m.join(abs.strip_prefix("/").unwrap_or(&abs)));
         }
     }
-    p.created.reverse();
-    Ok(p)
+    p
+}
+
+/// `mkdir -p` every directory of a [`plan`], recording what was made in `created` (deepest
+/// first). On failure what was made is removed again.
+pub fn create_dirs(p: &mut Placement) -> Result<()> {
+    let cpuset = hierarchies()
+        .into_iter()
+        .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
+        .map(|h| h.mountpoint);
+    let mut created = Vec::new();
+    for dir in &p.paths {
+        let before = created.len();
+        let mut res = mkdir_all(dir, &mut created);
+        if res.is_ok() && cpuset.as_ref().is_some_and(|m| dir.starts_with(m)) {
+            // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit
+            // the parent's, top-down.
+            res = created[before..].iter().try_for_each(|d| inherit_cpuset(d));
+        }
+        if let Err(e) = res {
+            created.reverse();
+            let _ = super::remove(&created);
+            return Err(e);
+        }
+    }
+    created.reverse();
+    p.created = created;
+    Ok(())
+}
+
+/// Whether `dir` is in one of the v1 hierarchies (not the cgroup2 mount of a hybrid host).
+pub fn is_v1_dir(dir: &Path) -> bool {
+    hierarchies().iter().any(|h| dir.starts_with(&h.mountpoint))
 }
 
 /// The cgroup2 mount beside the v1 hierarchies on a hybrid host (root of the mount only).
