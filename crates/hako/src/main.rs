@@ -513,13 +513,14 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 None
             };
             opts.console_fd = pair.as_ref().map(|(a, _)| a.as_raw_fd());
-            let created = container::create(&root, &id, &opts)?;
+            let mut created = container::create(&root, &id, &opts)?;
             let master = match &pair {
                 Some((a, b)) if created.terminal => {
                     let _ = a;
                     match libhako::console::recv_master(b.as_raw_fd()) {
                         Ok(m) => Some(m),
                         Err(e) => {
+                            created.unlock();
                             let _ = container::delete(&root, &id, true);
                             return Err(e);
                         }
@@ -528,7 +529,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 _ => None,
             };
             drop(pair);
-            if let Err(e) = container::start(&root, &id) {
+            if let Err(e) = container::start_created(&root, &mut created) {
                 let _ = container::delete(&root, &id, true);
                 return Err(e);
             }

@@ -18,12 +18,32 @@ pub fn is_known_name(name: &str) -> bool {
     .is_ok()
 }
 
-/// The highest capability number the running kernel supports.
-fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u8>().ok())
-        .unwrap_or(40)
+/// The highest capability number the running kernel supports, found once per process by
+/// asking the bounding set (`PR_CAPBSET_READ` fails with EINVAL past the last one): six prctl
+/// calls instead of reading /proc/sys/kernel/cap_last_cap, which the init would do through
+/// the container's new procfs three times per create.
+pub fn last_cap() -> u8 {
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let valid = |i: u8| {
+            // SAFETY: prctl with integer arguments; reads only.
+            unsafe { libc::prctl(libc::PR_CAPBSET_READ, i as libc::c_ulong, 0, 0, 0) >= 0 }
+        };
+        if !valid(0) {
+            return 40;
+        }
+        // Invariant: `lo` is valid, `hi` is not (a mask holds 64 capabilities).
+        let (mut lo, mut hi) = (0u8, 64u8);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if valid(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    })
 }
 
 /// The capability sets to apply, as bitmasks.
@@ -179,4 +199,17 @@ pub fn known_names() -> Vec<String> {
 pub fn current(set: CapSet) -> Result<u64> {
     let s = caps::read(None, set).map_err(|e| Error::other(format!("read capabilities: {e}")))?;
     Ok(s.iter().fold(0u64, |m, c| m | (1u64 << c.index())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn last_cap_matches_procfs() {
+        let procfs: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .expect("read cap_last_cap")
+            .trim()
+            .parse()
+            .expect("parse cap_last_cap");
+        assert_eq!(super::last_cap(), procfs);
+    }
 }

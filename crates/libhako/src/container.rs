@@ -35,6 +35,10 @@ pub struct Created {
     pub pidfd: OwnedFd,
     /// `process.terminal` was true (the pty master went to the console socket).
     pub terminal: bool,
+    /// The container's directory, still locked, and its state: `run` starts the container
+    /// with them ([`start_created`]) without reading back what create just wrote.
+    dir: Option<ContainerDir>,
+    state: State,
 }
 
 /// Everything create did on the host, undone in reverse if a later step fails.
@@ -410,8 +414,8 @@ fn create_inner(
         state::write_pid_file(pf, pid)?;
     }
     t.step("state saved");
-    // Success: disarm the undo, keep the init's pidfd for `run`.
-    undo.dir = None;
+    // Success: disarm the undo, keep the init's pidfd and the locked directory for `run`.
+    let dir = undo.dir.take();
     let (_, pidfd) = undo
         .procs
         .pop()
@@ -422,6 +426,8 @@ fn create_inner(
         pid,
         pidfd,
         terminal,
+        dir,
+        state: st,
     })
 }
 
@@ -438,13 +444,34 @@ impl DirOpen for std::fs::OpenOptions {
 /// runtime.md "start": run the user program of a `created` container.
 pub fn start(root: &Root, id: &str) -> Result<()> {
     let dir = ContainerDir::open(root, id)?;
-    let mut st = dir.load()?;
+    let st = dir.load()?;
     let status = st.status();
     if status != Status::Created {
         return Err(Error::state(format!(
             "cannot start container {id:?}: it is {status}, not created"
         )));
     }
+    start_locked(dir, st)
+}
+
+impl Created {
+    /// Unlock the container's directory (before deleting it from this process).
+    pub fn unlock(&mut self) {
+        self.dir = None;
+    }
+}
+
+/// `run`: start the container `create` just made, with the directory it still holds locked
+/// (so nothing can delete or start it in between).
+pub fn start_created(root: &Root, c: &mut Created) -> Result<()> {
+    match c.dir.take() {
+        Some(dir) => start_locked(dir, c.state.clone()),
+        None => start(root, &c.state.id),
+    }
+}
+
+fn start_locked(dir: ContainerDir, mut st: State) -> Result<()> {
+    let id = st.id.clone();
     let path = format!(
         "/proc/self/fd/{}/{}",
         dir.dir.as_raw_fd(),
