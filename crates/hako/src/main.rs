@@ -10,6 +10,8 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod fastargs;
+
 /// `println!` panics when stdout is closed (`hako list | head`); hako never panics on I/O.
 macro_rules! outln {
     ($($arg:tt)*) => {{
@@ -31,7 +33,7 @@ const VERSION: &str = concat!(
     "\nspec: 1.3.0"
 );
 
-#[derive(Parser)]
+#[derive(Parser, Debug, PartialEq)]
 #[command(
     name = "hako",
     disable_version_flag = true,
@@ -69,7 +71,7 @@ struct Cli {
     cmd: Option<Cmd>,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug, PartialEq)]
 struct CreateArgs {
     /// Path to the bundle directory (holding config.json)
     #[arg(short = 'b', long, default_value = ".")]
@@ -91,7 +93,7 @@ struct CreateArgs {
     preserve_fds: i32,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug, PartialEq)]
 // Each subcommand's arguments are built only when that subcommand runs: building all of
 // them took a third of a short command's user time.
 #[command(defer = true)]
@@ -773,7 +775,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The usual engine command lines skip clap (see fastargs); everything else goes through it.
+    let cli = fastargs::parse(std::env::args_os()).unwrap_or_else(Cli::parse);
     let format = if cli.log_format == "json" {
         Format::Json
     } else {
