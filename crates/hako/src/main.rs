@@ -549,7 +549,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Cmd::List { quiet, format } => {
             let entries = container::list(&root)?;
-            let mut out = std::io::stdout().lock();
+            // One write for the whole table (stdout is line-buffered: a write per container).
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
             if quiet {
                 for e in &entries {
                     let _ = writeln!(out, "{}", e.state.id);

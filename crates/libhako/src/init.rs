@@ -154,6 +154,8 @@ fn fork_init(a: &InitArgs) -> Result<()> {
 
 fn setup(a: &InitArgs) -> Result<Never> {
     let spec = a.spec;
+    // With --debug, the init's own share of `create`, step by step.
+    let mut t = crate::logging::StepTimer::new("init");
     // Until execve this process runs hako's code inside the container: keep /proc/PID/exe and
     // our memory out of reach of container processes (CVE-2019-5736).
     // SAFETY: prctl with integer arguments.
@@ -181,9 +183,12 @@ fn setup(a: &InitArgs) -> Result<Never> {
     // The host's /dev/null, opened in our mount namespace (a bind source must be) and verified
     // before anything of the container's can have touched it.
     let dev_null = rootfs::open_dev_null()?;
+    t.step("session");
     let root = rootfs::prepare(&ctx)?;
+    t.step("mounts");
     devices::setup(&root, spec, new_userns)?;
     join_cgroups(a)?;
+    t.step("devices");
     if crate::process::has_runtime_hooks(spec) {
         a.chan.send(&Msg::ReadyForHooks)?;
         a.chan.expect(&Msg::HooksDone, "hako create")?;
@@ -207,7 +212,9 @@ fn setup(a: &InitArgs) -> Result<Never> {
     }
     drop(root);
     drop(dev_null);
+    t.step("masked and read-only paths");
     rootfs::enter_root(a.rootfs, a.no_pivot)?;
+    t.step("pivot_root");
     apply_sysctl(spec)?;
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).ctx("hostname: sethostname")?;
@@ -264,6 +271,7 @@ fn setup(a: &InitArgs) -> Result<Never> {
         env,
         process.cwd(),
     )?;
+    t.step("checks");
     a.chan.send(&Msg::Created)?;
 
     // Wait for `hako start`.

@@ -40,3 +40,13 @@ pub use oci_spec;
 
 /// The runtime-spec version this runtime implements.
 pub const OCI_VERSION: &str = "1.3.0";
+
+/// Read a small text file (procfs, cgroupfs) with one buffer up front: these files report size
+/// 0, and `read_to_string` then probes with 32-byte reads that grow, eight syscalls for a
+/// mountinfo, each of which has the kernel render the file again up to that offset.
+pub(crate) fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}

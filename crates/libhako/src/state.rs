@@ -127,7 +127,7 @@ impl State {
 
 /// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::read_text(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The command name may contain spaces and parentheses: split after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let mut it = rest.split(' ');

@@ -22,15 +22,7 @@ pub use stats::{oom_count, stats, stats_event, OomWatcher};
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
-/// Read a small text file (procfs, cgroupfs) with one buffer up front: these files report size
-/// 0, and `read_to_string` then probes with 32-byte reads that grow, eight syscalls for a
-/// mountinfo, each of which has the kernel render the file again up to that offset.
-pub(crate) fn read_text(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    std::fs::File::open(path)?.read_to_end(&mut buf)?;
-    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
+pub(crate) use crate::read_text;
 
 /// /proc/self/mountinfo as this process first read it. hako never mounts in its own mount
 /// namespace (only the init does, after it is cloned, and it wants the host's view), and a
@@ -179,12 +171,25 @@ pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
 
 /// Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
 pub fn is_frozen(paths: &[PathBuf]) -> bool {
+    // v1: only the freezer hierarchy's directory has freezer.state. `list` asks this for every
+    // container: go straight there instead of trying each hierarchy in turn (about ten failed
+    // opens in cgroupfs per container).
+    let freezer = v1::hierarchies()
+        .into_iter()
+        .find(|h| h.controllers.iter().any(|c| c == "freezer"))
+        .map(|h| h.mountpoint);
+    if let Some(dir) = freezer
+        .as_ref()
+        .and_then(|m| paths.iter().find(|p| p.starts_with(m)))
+    {
+        return read_text(&dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
+    }
     for dir in paths {
-        if let Ok(s) = read_text(&dir.join("freezer.state")) {
-            return s.trim() == "FROZEN";
-        }
         if let Ok(s) = read_text(&dir.join("cgroup.freeze")) {
             return s.trim() == "1";
+        }
+        if let Ok(s) = read_text(&dir.join("freezer.state")) {
+            return s.trim() == "FROZEN";
         }
     }
     false
