@@ -48,11 +48,11 @@ class RuntimeError_(Exception):
 
 
 class Runtime:
-    def __init__(self, name, path, work, timeout):
+    def __init__(self, name, path, work, state_dir, timeout):
         self.timeout = timeout
         self.name = name
         self.path = path
-        self.root = os.path.join(work, "root-" + name)
+        self.root = os.path.join(state_dir or work, "root-" + name)
         os.makedirs(self.root, exist_ok=True)
         self.log_path = os.path.join(work, name + ".log")
         self.log = open(self.log_path, "ab")
@@ -422,6 +422,7 @@ def main():
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--live-bundle", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--state-dir", default="", help="where the runtimes' --root dirs go (default: --work)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
@@ -443,7 +444,7 @@ def main():
     rts = []
     for spec in a.runtimes:
         name, path = spec.split("=", 1)
-        rts.append(Runtime(name, path, a.work, a.timeout))
+        rts.append(Runtime(name, path, a.work, a.state_dir, a.timeout))
     bench = Bench(a, rts)
 
     ok = []

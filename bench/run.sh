@@ -10,7 +10,8 @@
 # "hako crun runc"), SKIP_HAKO=1 (do not build or run hako), HAKO_BUILD=0 (use an existing
 # target/release/hako without building), HAKO=/path/to/hako (benchmark that binary instead;
 # no build), TIMEOUT (seconds per runtime invocation, default 30; a runtime that hangs in
-# its smoke test is skipped), KEEP=1 (keep the temp dir).
+# its smoke test is skipped), KEEP=1 (keep the temp dir), STATE_TMPFS=0 (state directories in
+# the temp dir instead of a tmpfs).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +37,7 @@ if [[ $quick == 1 ]]; then
 else
 	: "${N:=20}" "${ROUNDS:=6}" "${LIVE:=50}" "${LIST:=10}" "${RSS:=3}"
 fi
+: "${STATE_TMPFS:=1}"
 : "${RUNTIMES:=hako crun runc}" "${SKIP_HAKO:=0}" "${HAKO_BUILD:=1}" "${KEEP:=0}" "${HAKO:=}" "${TIMEOUT:=30}"
 
 if [[ $(id -u) != 0 ]]; then
@@ -178,13 +180,18 @@ if python3 -c "import os,sys; sys.exit(0 if float('$load1') > os.cpu_count() / 2
 	notes+=(--note "load average $load1 on $(nproc) CPUs at start")
 fi
 set +e
+# The runtimes' state directories (--root) live on a tmpfs mounted in that namespace, as engines
+# keep them under /run (containerd: /run/containerd/runc, podman: /run/runc, Docker:
+# /run/docker/runtime-runc); STATE_TMPFS=0 keeps them in the temp dir instead.
+mkdir -p "$work/state"
 unshare -m --propagation private -- /bin/bash -c '
 	set -e
 	if [[ $1 == 1 ]]; then mount --bind "$2" "$3"; fi
-	shift 3
+	if [[ $4 == 1 ]]; then mount -t tmpfs -o mode=0700 bench-state "$5"; fi
+	shift 5
 	exec python3 "$@"
-' bench "$hide" "$work/empty" "$unified" \
-	"$here/bench.py" --bundle "$work/bundle" --live-bundle "$work/bundle-live" --work "$work" \
+' bench "$hide" "$work/empty" "$unified" "$STATE_TMPFS" "$work/state" \
+	"$here/bench.py" --bundle "$work/bundle" --live-bundle "$work/bundle-live" --work "$work" --state-dir "$work/state" \
 	--out "$out_json" --n "$N" --rounds "$ROUNDS" --live "$LIVE" --list-samples "$LIST" --rss "$RSS" --timeout "$TIMEOUT" \
 	"${skip_args[@]}" "${notes[@]}" "${rt_args[@]}"
 rc=$?
