@@ -18,9 +18,10 @@ cp "$hako" "$share/hako"
 export N ROUNDS LIVE
 # In the guest the binary is copied to /tmp (tmpfs), like the other runtimes' binaries, which
 # the guest reads from its root with a page cache; run from the shared 9p directory, every
-# exec would page hako in over 9p again.
+# exec would page hako in over 9p again. Only this run's results are copied back (the guest
+# sees the host's bench/out too).
 VM_ENV="N ROUNDS LIVE" bash "$VM" \
-  "cp $share/hako /tmp/hako && cd $repo && HAKO=/tmp/hako bench/run.sh && cp bench/out/bench-*.json $share/" "$share"
+  "cp $share/hako /tmp/hako && cd $repo && HAKO=/tmp/hako bench/run.sh && cp \"\$(ls -t bench/out/bench-*.json | head -1)\" $share/" "$share"
 mkdir -p "$here/out"
 for f in "$share"/bench-*.json; do
   [ -f "$f" ] && cp "$f" "$here/out/v2-$(basename "$f")"
