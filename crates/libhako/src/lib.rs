@@ -46,7 +46,9 @@ pub const OCI_VERSION: &str = "1.3.0";
 /// mountinfo, each of which has the kernel render the file again up to that offset.
 pub(crate) fn read_text(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
-    let mut buf = Vec::with_capacity(16 * 1024);
+    // 4 KiB covers all but mountinfo on a busy host (read_to_end grows it); a larger first
+    // allocation made malloc consolidate its free lists on every call.
+    let mut buf = Vec::with_capacity(4096);
     std::fs::File::open(path)?.read_to_end(&mut buf)?;
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

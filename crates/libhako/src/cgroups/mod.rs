@@ -175,12 +175,10 @@ pub fn is_frozen(paths: &[PathBuf]) -> bool {
     // container: go straight there instead of trying each hierarchy in turn (about ten failed
     // opens in cgroupfs per container).
     let freezer = v1::hierarchies()
-        .into_iter()
+        .iter()
         .find(|h| h.controllers.iter().any(|c| c == "freezer"))
-        .map(|h| h.mountpoint);
-    if let Some(dir) = freezer
-        .as_ref()
-        .and_then(|m| paths.iter().find(|p| p.starts_with(m)))
+        .map(|h| &h.mountpoint);
+    if let Some(dir) = freezer.and_then(|m| paths.iter().find(|p| p.starts_with(m)))
     {
         return read_text(&dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
     }

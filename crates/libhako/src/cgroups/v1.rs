@@ -15,9 +15,9 @@ pub struct Hierarchy {
 
 /// The cgroup v1 mounts of /proc/self/mountinfo (one per hierarchy; the first mount wins),
 /// parsed once per process (see [`super::mountinfo`]).
-pub fn hierarchies() -> Vec<Hierarchy> {
+pub fn hierarchies() -> &'static [Hierarchy] {
     static PARSED: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
-    PARSED.get_or_init(|| parse_hierarchies(super::mountinfo())).clone()
+    PARSED.get_or_init(|| parse_hierarchies(super::mountinfo()))
 }
 
 fn parse_hierarchies(text: &str) -> Vec<Hierarchy> {
@@ -120,7 +120,7 @@ pub fn prepare(rel: &Path) -> Result<Placement> {
 pub fn plan(rel: &Path) -> Placement {
     let mut p = Placement::default();
     for h in hierarchies() {
-        p.paths.push(dir_in(&h, rel));
+        p.paths.push(dir_in(h, rel));
     }
     // Hybrid host: a cgroup2 mount that owns controllers (e.g. hugetlb) gets a directory too,
     // so those limits apply; `enter` joins it like the v1 ones.
@@ -144,14 +144,14 @@ pub fn plan(rel: &Path) -> Placement {
 /// first). On failure what was made is removed again.
 pub fn create_dirs(p: &mut Placement) -> Result<()> {
     let cpuset = hierarchies()
-        .into_iter()
+        .iter()
         .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
-        .map(|h| h.mountpoint);
+        .map(|h| &h.mountpoint);
     let mut created = Vec::new();
     for dir in &p.paths {
         let before = created.len();
         let mut res = mkdir_all(dir, &mut created);
-        if res.is_ok() && cpuset.as_ref().is_some_and(|m| dir.starts_with(m)) {
+        if res.is_ok() && cpuset.is_some_and(|m| dir.starts_with(m)) {
             // A new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks: inherit
             // the parent's, top-down.
             res = created[before..].iter().try_for_each(|d| inherit_cpuset(d));
