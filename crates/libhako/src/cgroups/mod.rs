@@ -178,8 +178,7 @@ pub fn is_frozen(paths: &[PathBuf]) -> bool {
         .iter()
         .find(|h| h.controllers.iter().any(|c| c == "freezer"))
         .map(|h| &h.mountpoint);
-    if let Some(dir) = freezer.and_then(|m| paths.iter().find(|p| p.starts_with(m)))
-    {
+    if let Some(dir) = freezer.and_then(|m| paths.iter().find(|p| p.starts_with(m))) {
         return read_text(&dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
     }
     for dir in paths {

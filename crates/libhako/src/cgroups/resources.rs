@@ -229,9 +229,7 @@ pub fn perform(dir: &Path, w: &Write) -> Result<bool> {
 
 /// Read a cgroup file, trimmed.
 pub fn read(path: &Path) -> Option<String> {
-    super::read_text(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    super::read_text(path).ok().map(|s| s.trim().to_string())
 }
 
 /// cpuset.mems then cpuset.cpus: the same files on v1 and v2 (mems first, as runc).
