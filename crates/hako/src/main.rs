@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod fastargs;
+mod ps;
 
 /// `println!` panics when stdout is closed (`hako list | head`); hako never panics on I/O.
 macro_rules! outln {
@@ -338,11 +339,13 @@ fn parse_bytes(flag: &str, s: &str) -> Result<i64, Error> {
 
 /// `ps` in table form: run ps(1) on the host and keep the header and the container's rows.
 fn ps_table(pids: &[i32], args: &[String]) -> Result<(), Error> {
-    let args: Vec<String> = if args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        args.to_vec()
-    };
+    if args.is_empty() {
+        // The default, `ps -ef`, is formatted here (see ps.rs); other options go to ps(1).
+        let t = ps::table(pids)?;
+        let _ = std::io::stdout().lock().write_all(t.as_bytes());
+        return Ok(());
+    }
+    let args = args.to_vec();
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
