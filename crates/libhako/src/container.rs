@@ -201,8 +201,6 @@ fn create_inner(
         None => cgroups::prepare(cgroups_path, id)?,
     };
     t.step("cgroups prepared");
-    // Limits are in force before the init joins (and so before any user code runs). Applied
-    // even without `resources`: the default device rules come from here.
     // Seccomp is compiled here, once, with a cache under --root (libseccomp takes ~20 ms for a
     // real profile); the init inherits the compiled program in its copy of our memory.
     let filter = match linux.and_then(|l| l.seccomp().as_ref()) {
@@ -214,10 +212,11 @@ fn create_inner(
     };
     t.step("seccomp compiled");
     let res = linux.map(cgroups::effective_resources).unwrap_or_default();
-    // Limits (and the default device rules) are in force before the init is in the cgroup: v1
-    // device rules are written one at a time (deny all, then allow each), and an init already
-    // inside would see its mknod refused in between. v2 attaches its device program in one
-    // step, so there the limits are applied while the init sets up its mounts.
+    // Limits (applied even without `resources`: the default device rules come from here) are
+    // in force before any user code runs. On v1 they are also in force before the init is in
+    // the cgroup: v1 device rules are written one at a time (deny all, then allow each), and
+    // an init already inside would see its mknod refused in between. v2 attaches its device
+    // program in one step, so there the limits are applied while the init sets up its mounts.
     let apply_early = undo.placement.unified.is_none() && !late_cgroups;
     if apply_early {
         cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;

@@ -23,8 +23,8 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
     pub placement: &'a Placement,
-    /// The parent creates the cgroup directories after the clone and says `CgroupsReady`;
-    /// the init then moves itself in (see [`crate::cgroups::plan_late`]). Set with `joined_cgroups`.
+    /// The parent creates the cgroup directories after the clone and says `CgroupsReady`; the
+    /// init then moves itself in (see [`crate::cgroups::plan_late`]) and sets `joined_cgroups`.
     pub late_cgroups: bool,
     pub joined_cgroups: &'a std::cell::Cell<bool>,
     pub chan: &'a Channel,
@@ -85,7 +85,8 @@ fn run(a: &InitArgs) -> Result<Never> {
             .ctx("setresuid(0) in the user namespace")?;
     }
     if a.plan.creates(LinuxNamespaceType::Cgroup) {
-        // After the parent placed us in the container's cgroup, so the namespace is rooted there.
+        // Once we are in the container's cgroup (placed by the parent, or joined here), so the
+        // namespace is rooted there.
         join_cgroups(a)?;
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx("unshare cgroup namespace")?;
