@@ -280,3 +280,56 @@ fn failing_poststart_fails_start_and_stops_container() {
     env.assert_nothing_left(&id, &b);
     assert_eq!(order(&d), ["poststop"]);
 }
+
+// The prestart/createRuntime hooks see the init in the container's cgroup, with its limits
+// written (runc sets the cgroup up before them, "so that the prestart hook could apply cgroup
+// permissions"; engines' device hooks rely on it). On cgroup v1 hosts the init moves itself
+// into its cgroups while create runs (docs/ARCHITECTURE.md, setup step 9), so this is checked.
+#[test]
+fn create_runtime_hook_sees_the_cgroup() {
+    let env = TestEnv::new("hookcg");
+    let d = hooks_dir(&env);
+    let dd = d.display();
+    let b = env.bundle_with(|s, _| {
+        s["hooks"] = json!({
+            "createRuntime": [sh_hook(&format!(
+                "pid=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+                 cat /proc/$pid/cgroup > {dd}/cgroup; \
+                 d=$(sed -n 's/^[0-9]*:[^:]*devices[^:]*://p' /proc/$pid/cgroup); \
+                 if [ -n \"$d\" ]; then cat /sys/fs/cgroup/devices$d/devices.list > {dd}/devices; fi; \
+                 echo done > {dd}/ran"
+            ))],
+        });
+        set_args(s, &["/checker", "wait-file", "/shared/go"]);
+        // Without a cgroup namespace or a cgroupfs mount, whose set-up would make the init
+        // join anyway: the hooks themselves must be waited for.
+        if let Some(m) = s["mounts"].as_array_mut() {
+            m.retain(|m| m["type"] != "cgroup" && m["type"] != "cgroup2");
+        }
+        if let Some(n) = s["linux"]["namespaces"].as_array_mut() {
+            n.retain(|n| n["type"] != "cgroup");
+        }
+    });
+    let id = env.id();
+    env.create(&b, &id).assert_ok();
+    wait_file(&d.join("ran"), T);
+    let cg = fs::read_to_string(d.join("cgroup")).unwrap();
+    // Every v1 hierarchy names the container's cgroup; on a pure v2 host, the unified one.
+    // (On a v1 host the cgroup2 line is hako's only where that mount owns controllers.)
+    let v1 = cg.lines().any(|l| !l.starts_with("0::"));
+    for line in cg.lines().filter(|l| !(v1 && l.starts_with("0::"))) {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        assert!(
+            path.ends_with(&format!("/{id}")),
+            "the init is not in its cgroup when createRuntime runs: {line:?} in\n{cg}"
+        );
+    }
+    if let Ok(list) = fs::read_to_string(d.join("devices")) {
+        // v1: the default rules, not the unrestricted "a *:* rwm" of a fresh cgroup.
+        assert!(
+            !list.contains("a *:* rwm") && list.contains("c 1:3 rwm"),
+            "device rules incomplete when createRuntime runs: {list}"
+        );
+    }
+    env.delete_force(&id).assert_ok();
+}

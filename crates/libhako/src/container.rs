@@ -190,10 +190,12 @@ fn create_inner(
     let linux = spec.linux().as_ref();
     // v1: the cgroup directories are made after the clone, while the init sets up its mounts,
     // and the init moves itself in (cgroups::plan_late); otherwise they exist before the clone.
+    // Not with a new user namespace: its init has no rights over the host's cgroup files.
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let late = match plan.two_step() {
-        false => cgroups::plan_late(cgroups_path, id)?,
-        true => None,
+    let late = if plan.two_step() || plan.creates(LinuxNamespaceType::User) {
+        None
+    } else {
+        cgroups::plan_late(cgroups_path, id)?
     };
     let late_cgroups = late.is_some();
     undo.placement = match late {
