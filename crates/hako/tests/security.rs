@@ -811,14 +811,7 @@ fn cve_2025_52565_dev_console_in_image() {
         .unwrap();
         let sock = ConsoleSocket::new(&env);
         let id = env.id();
-        let o = env.cmd(&[
-            "create",
-            "--console-socket",
-            sock.path_str(),
-            "-b",
-            b.path.to_str().unwrap(),
-            &id,
-        ]);
+        let o = env.create_with_console(&b, &id, &sock);
         if is_hako() {
             // hako refuses a /dev/console it would have to follow or open, and replaces the
             // /dev/ptmx symlink with its own.

@@ -58,15 +58,7 @@ fn create_console_socket_terminal() {
     add_applets(&b.rootfs);
     let sock = ConsoleSocket::new(&env);
     let id = env.id();
-    env.cmd(&[
-        "create",
-        "--console-socket",
-        sock.path_str(),
-        "-b",
-        b.path.to_str().unwrap(),
-        &id,
-    ])
-    .assert_ok();
+    env.create_with_console(&b, &id, &sock).assert_ok();
     let (master, name) = sock.recv(T);
     assert!(!name.is_empty(), "the message payload is the pty's name");
     assert!(

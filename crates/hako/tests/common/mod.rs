@@ -658,6 +658,17 @@ impl TestEnv {
     pub fn create(&self, b: &Bundle, id: &str) -> Out {
         self.cmd(&["create", "-b", b.path.to_str().unwrap(), id])
     }
+    /// `create --console-socket` (for `process.terminal: true`).
+    pub fn create_with_console(&self, b: &Bundle, id: &str, sock: &ConsoleSocket) -> Out {
+        self.cmd(&[
+            "create",
+            "--console-socket",
+            sock.path_str(),
+            "-b",
+            b.path.to_str().unwrap(),
+            id,
+        ])
+    }
     pub fn start(&self, id: &str) -> Out {
         self.cmd(&["start", id])
     }
@@ -1009,7 +1020,7 @@ pub fn wait_file(p: &Path, timeout: Duration) {
     }
 }
 
-/// Run a prepared runtime command to its end (within the command timeout) and collect its output.
+/// Run a prepared command (the runtime, or a test shell) to its end (within the command timeout) and collect its output.
 fn finish(mut c: Command, all: Vec<String>, o: PathBuf, e: PathBuf) -> Out {
     let mut child = c.spawn().expect("spawning the runtime");
     let status = wait_timeout(&mut child, *CMD_TIMEOUT)
@@ -1344,18 +1355,7 @@ impl TestEnv {
                 });
             }
         }
-        let mut child = c.spawn().expect("spawning sh");
-        let status = wait_timeout(&mut child, *CMD_TIMEOUT)
-            .unwrap_or_else(|| panic!("`sh -c {script}` timed out after {CMD_TIMEOUT:?}"));
-        Out {
-            args: vec!["sh".into(), "-c".into(), script.into()],
-            code: status.code(),
-            signal: status.signal(),
-            stdout: fs::read_to_string(&o).unwrap_or_default(),
-            stderr: fs::read_to_string(&e).unwrap_or_default(),
-            stdout_path: o,
-            stderr_path: e,
-        }
+        finish(c, vec!["sh".into(), "-c".into(), script.into()], o, e)
     }
 }
 
