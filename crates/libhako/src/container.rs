@@ -327,15 +327,17 @@ fn create_inner(
     }
     t.step("cgroup placed");
     if late_cgroups {
+        cgroups::create_planned(&mut undo.placement)?;
+    }
+    if !apply_early {
+        // Before the hooks run and before any user code does, as runc (which applies them
+        // when its init reports the mounts done).
+        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
+    }
+    if late_cgroups {
         // The init waits for this before it mounts cgroupfs or joins: the rules are complete
         // by the time it is inside.
-        cgroups::create_planned(&mut undo.placement)?;
-        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
         pchan.send(&Msg::CgroupsReady)?;
-    } else if !apply_early {
-        // v2: before the hooks run and before any user code does, as runc (which applies
-        // them when the init reports its mounts done).
-        cgroups::apply(&undo.placement, &res, plan.creates(LinuxNamespaceType::Pid))?;
     }
     t.step("cgroup resources");
     let pid = if plan.two_step() {
